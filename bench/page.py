@@ -1,0 +1,120 @@
+"""bench/page.py: server-side render time of the app's pages on a large database.
+
+- rep page: 100,000 customers and 20,000 leads in the database (issue 5: <= 300 ms median);
+
+Each render is a full run of the real page script through Streamlit's AppTest (no
+browser), measured after a warm-up run, on a SQLite database built once (not timed).
+
+    .venv/bin/python -m bench.page [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import report, save
+
+NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday, 11:00 in New York
+REPS = 20
+
+
+def build_rep_scenario(path: Path, customers: int = 100_000, leads: int = 20_000) -> None:
+    from sqlalchemy import insert
+
+    from outreach.db import Database, migrate
+    from outreach.models import Customer, Lead, LeadEvent, Rep
+    from outreach.planner import build_due_plans
+    from outreach.runtime import team_settings
+
+    db = Database(f"sqlite:///{path}")
+    migrate(db)
+    rng = random.Random(11)
+    with db.session() as session, session.begin():
+        session.execute(insert(Rep.__table__), [
+            {"email": f"rep{n}@example.com", "name": f"Rep Number{n}", "time_zone": "America/New_York",
+             "daily_calls": 3, "active": True, "role": "rep", "in_sheet": True, "updated_at": NOW,
+             "manager_email": "boss@example.com"} for n in range(REPS)]
+            + [{"email": "boss@example.com", "name": "The Boss", "time_zone": "America/New_York",
+                "daily_calls": 0, "active": True, "role": "manager", "in_sheet": True, "updated_at": NOW,
+                "manager_email": None}])
+        session.execute(insert(Customer.__table__), [{
+            "key": f"id:{n}", "first_name": f"First{n}", "last_name": f"Last{n}", "company": f"Co {n}",
+            "phone": f"+1212{n:07d}", "email": f"c{n}@example.org",
+            "owner_email": f"rep{n % REPS}@example.com" if n % 3 else None, "do_not_call": False,
+            "notes": "note", "extra": {"Industry": "Dental"}, "active": True, "content_hash": "",
+            "created_at": NOW, "updated_at": NOW} for n in range(customers)])
+        rows = []
+        for n in range(leads):
+            created = NOW - timedelta(minutes=rng.randint(1, 60 * 24 * 365))
+            open_ = rng.random() < 0.05  # most leads were followed up long ago
+            rows.append({
+                "kind": rng.choice(("referral", "referral", "inbound", "concern")),
+                "status": rng.choice(("new", "attempted")) if open_ else rng.choice(
+                    ("connected", "appointment", "won", "lost")),
+                "owner_id": 1 + n % REPS, "first_name": f"Lead{n}", "last_name": "Person",
+                "phone": f"+1617{n:07d}", "relationship": "", "need": "help", "best_time": "",
+                "heard_about": "", "created_at": created, "attempts": rng.randint(0, 3),
+                "reminders_sent": 0, "referring_customer_id": 1 + n % customers,
+                "next_reminder_at": created + timedelta(hours=4) if open_ else None,
+                "first_contact_at": None if open_ else created + timedelta(minutes=rng.randint(1, 600))})
+        session.execute(insert(Lead.__table__), rows)
+        session.execute(insert(LeadEvent.__table__), [
+            {"lead_id": 1 + n, "rep_id": 1 + n % REPS, "outcome": "voicemail", "next_step": "",
+             "note": "", "created_at": NOW - timedelta(days=1)} for n in range(0, leads, 2)])
+        build_due_plans(session, NOW, team_settings(session))
+    db.dispose()
+
+
+def time_page(db_path: Path, page: str | None, viewer: str, runs: int) -> list[float]:
+    import streamlit as st
+    import time_machine
+    from streamlit.testing.v1 import AppTest
+
+    from outreach.settings import PROJECT_ROOT
+
+    os.environ.update({"OUTREACH_DATABASE_URL": f"sqlite:///{db_path}",
+                       "OUTREACH_RUN_WORKER_IN_APP": "false",
+                       "OUTREACH_SECRETS_FILE": str(db_path.parent / "none.toml")})
+    st.cache_resource.clear()
+    with time_machine.travel(NOW, tick=True):
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+        at.run()
+        if page:
+            at.switch_page(f"outreach/ui/pages/{page}").run()
+        at.selectbox(key="demo_rep").set_value(viewer).run()
+        assert not at.exception, at.exception
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - start)
+            assert not at.exception, at.exception
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = Path(tmp) / "page.db"
+        print("building 100,000 customers and 20,000 leads (not timed)...")
+        build_rep_scenario(db_path)
+        rep_times = time_page(db_path, None, "rep0@example.com", args.runs)
+    rep_ms = statistics.median(rep_times) * 1000
+    report(f"page render, server side (median of {args.runs} runs, SQLite)", [
+        ("rep page, 100k customers / 20k leads: ms", rep_ms, "target <= 300"),
+    ])
+    save("page", {"runs": args.runs, "rep_page_ms": rep_ms,
+                  "rep_page_p90_ms": sorted(rep_times)[int(0.9 * len(rep_times))] * 1000})
+
+
+if __name__ == "__main__":
+    main()

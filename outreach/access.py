@@ -1,0 +1,61 @@
+"""Who may see and change what: a rep their own calls and leads, a manager everyone's.
+
+Enforced in the queries and in every write, never by hiding widgets: a page that
+forgot to hide a button still cannot show or change another rep's lead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from outreach.errors import OutreachError
+from outreach.models import Lead, Rep
+
+Q = TypeVar("Q", bound=Select)
+
+
+class NotAllowed(OutreachError):
+    """The signed-in person may not see or change this."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    rep_id: int
+    email: str
+    name: str
+    is_manager: bool
+    time_zone: str
+
+    @classmethod
+    def of(cls, rep: Rep) -> Viewer:
+        return cls(rep.id, rep.email, rep.name, rep.is_manager, rep.time_zone)
+
+
+def viewer_for_email(session: Session, email: str) -> Viewer | None:
+    """The active team member with this e-mail (case-insensitive), or None: not on the team."""
+    rep = session.scalar(select(Rep).where(Rep.email == email.strip().lower(), Rep.active.is_(True)))
+    return Viewer.of(rep) if rep is not None else None
+
+
+def leads_visible_to(viewer: Viewer, query: Q) -> Q:
+    return query if viewer.is_manager else query.where(Lead.owner_id == viewer.rep_id)
+
+
+def check_rep(viewer: Viewer, rep_id: int) -> None:
+    if not viewer.is_manager and rep_id != viewer.rep_id:
+        raise NotAllowed("that belongs to another rep")
+
+
+def lead_for(session: Session, viewer: Viewer, lead_id: int, *, for_update: bool = False) -> Lead:
+    """The lead, if the viewer may see it; the same answer for "missing" and "not yours"."""
+    query = leads_visible_to(viewer, select(Lead).where(Lead.id == lead_id))
+    if for_update and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    lead = session.scalar(query)
+    if lead is None:
+        raise NotAllowed(f"lead {lead_id} is not one of your leads")
+    return lead

@@ -1,0 +1,122 @@
+"""The morning call-list e-mail: today's customers, the script, and the rep's open leads.
+
+Sent once per rep per working day at the Call List Time of the rep's own zone.
+The outbox key ``call-list:<rep>:<date>`` makes "once" hold across restarts and
+several workers. A worker that was down at 07:30 sends it when it comes back,
+until noon; after that the day's list is recorded as skipped (and logged), because
+a call list arriving at 3 pm does more harm than good.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.business_hours import WorkCalendar
+from outreach.emails import render_email
+from outreach.humanize import duration
+from outreach.leads import is_overdue, lead_url, open_leads
+from outreach.models import Customer, OutboxMessage, Rep
+from outreach.outbox import Email, enqueue
+from outreach.phones import display
+from outreach.planner import todays_plan
+from outreach.script import Person, render_script
+from outreach.team_settings import TeamSettings
+
+log = logging.getLogger(__name__)
+
+TOO_LATE = time(12, 0)
+
+
+def call_list_key(rep_id: int, day: date) -> str:
+    return f"call-list:{rep_id}:{day.isoformat()}"
+
+
+def _first_name(name: str) -> str:
+    return name.split()[0] if name.strip() else name
+
+
+def _customer_item(customer: Customer, team: TeamSettings) -> dict[str, object]:
+    zone = team.zone
+    return {
+        "name": customer.full_name, "company": customer.company, "phone": customer.phone,
+        "phone_display": display(customer.phone, team.phone_region),
+        "customer_since": customer.customer_since.strftime("%b %Y") if customer.customer_since else "",
+        "last_ask": (customer.last_asked_at.astimezone(zone).strftime("%d %b %Y")
+                     if customer.last_asked_at else ""),
+        "notes": customer.notes, "extra": sorted(customer.extra.items()),
+    }
+
+
+def _lead_items(session: Session, rep: Rep, team: TeamSettings, now: datetime) -> list[dict[str, object]]:
+    first = team.reminder_offsets[0]
+    leads = sorted(open_leads(session, rep.id),
+                   key=lambda lead: (not is_overdue(lead, now, first), lead.created_at))
+    return [{
+        "name": lead.full_name, "overdue": is_overdue(lead, now, first),
+        "age": duration((now - lead.created_at).total_seconds()),
+        "attempts_label": (f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}, no conversation"
+                           if lead.attempts else "not called yet"),
+        "phone": lead.phone, "phone_display": display(lead.phone, team.phone_region),
+        "email": lead.email or "", "url": lead_url(team.app_url, lead.id),
+    } for lead in leads]
+
+
+def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
+                      now: datetime) -> Email | None:
+    plan = todays_plan(session, rep, day)
+    open_items = [customer for planned, customer in plan if planned.status == "open"]
+    if not open_items:
+        return None
+    leads = _lead_items(session, rep, team, now)
+    script = render_script(team.referral_script, Person("[name]", "[customer]"),
+                           Person(_first_name(rep.name), rep.name))
+    rendered = render_email(
+        "call_list", rep={"first_name": _first_name(rep.name), "name": rep.name},
+        day_label=day.strftime("%A %d %B").replace(" 0", " "),
+        items=[_customer_item(c, team) for c in open_items], script=script, leads=leads,
+        overdue_count=sum(1 for lead in leads if lead["overdue"]), app_url=team.app_url,
+        team_name=team.sender_name,
+    )
+    return Email(key=call_list_key(rep.id, day), kind="call-list", to_email=rep.email,
+                 to_name=rep.name, subject=rendered.subject, text=rendered.text,
+                 html=rendered.html, rep_id=rep.id)
+
+
+def enqueue_due_call_lists(session: Session, now: datetime, team: TeamSettings) -> int:
+    """Queue every call list whose time has come; record the ones it is too late for."""
+    calendar = WorkCalendar(team)
+    queued = 0
+    for rep in session.scalars(select(Rep).where(Rep.active.is_(True), Rep.daily_calls > 0)):
+        zone = ZoneInfo(rep.time_zone)
+        day = now.astimezone(zone).date()
+        if not calendar.is_workday(day) or now < calendar.at_local(day, team.call_list_time, zone):
+            continue
+        key = call_list_key(rep.id, day)
+        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
+            continue
+        if now >= calendar.at_local(day, TOO_LATE, zone):
+            _record_skipped(session, rep, day, now)
+            continue
+        email = compose_call_list(session, rep, day, team, now)
+        if email is not None and enqueue(session, email, now):
+            queued += 1
+    return queued
+
+
+def _record_skipped(session: Session, rep: Rep, day: date, now: datetime) -> None:
+    reason = (f"not sent: the call list for {day.isoformat()} was due at the call-list time but "
+              "the worker was not running before noon")
+    skipped = Email(key=call_list_key(rep.id, day), kind="call-list", to_email=rep.email,
+                    to_name=rep.name, subject=f"(skipped) call list for {day.isoformat()}",
+                    text=reason, html="", rep_id=rep.id)
+    if enqueue(session, skipped, now):
+        session.execute(OutboxMessage.__table__.update()
+                        .where(OutboxMessage.key == skipped.key)
+                        .values(status="skipped", last_error=reason))
+        log.warning("call list for %s on %s skipped: the worker was down until after noon",
+                    rep.email, day.isoformat())

@@ -1,0 +1,147 @@
+"""Opening the database: SQLite by default, PostgreSQL for teams with several processes.
+
+One :class:`Database` per process holds the engine and the session factory.
+Callers own their transactions: ``with db.session() as s, s.begin(): ...``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from outreach.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse a database URL, choosing psycopg 3 for plain ``postgresql://`` URLs."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise DatabaseUnavailable(
+            "OUTREACH_DATABASE_URL is not a database URL "
+            "(expected e.g. sqlite:///data/outreach.db or postgresql://user@host/db)"
+        ) from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseUnavailable(
+            f"OUTREACH_DATABASE_URL uses {url.get_backend_name()!r}; Outreach supports "
+            "sqlite and postgresql"
+        )
+    return url
+
+
+def _prepare_sqlite(engine: Engine, url: URL) -> None:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # WAL lets the app read while the worker writes; busy_timeout makes a
+        # writer wait for the other instead of failing with "database is locked".
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def create_db_engine(raw_url: str, **engine_options: object) -> Engine:
+    url = normalise_url(raw_url)
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = create_engine(url, connect_args={"timeout": 15}, **engine_options)
+            _prepare_sqlite(engine, url)
+        else:
+            options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+            options.update(engine_options)
+            engine = create_engine(url, **options)
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise DatabaseUnavailable(f"cannot use OUTREACH_DATABASE_URL: {exc}") from None
+    return engine
+
+
+class Database:
+    """The engine and session factory of one process."""
+
+    def __init__(self, raw_url: str, **engine_options: object) -> None:
+        self.engine = create_db_engine(raw_url, **engine_options)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as session:
+            yield session
+
+    def check(self) -> None:
+        """Fail with one clear line if the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailable(
+                f"cannot open the database {self.display_url}: {reason}"
+            ) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(db: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # Handed over as an object, not a string, so a password never passes
+    # through configparser interpolation or a log line.
+    config.attributes["engine"] = db.engine
+    return config
+
+
+def migrate(db: Database, revision: str = "head") -> None:
+    """Bring the schema up to ``revision``; rows already stored are kept."""
+    db.check()
+    command.upgrade(alembic_config(db), revision)
+
+
+def current_revision(db: Database) -> str | None:
+    with db.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(db: Database) -> str | None:
+    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+
+
+def require_current_schema(db: Database) -> None:
+    """Refuse to run on a database that has not been migrated to this code's schema."""
+    db.check()
+    current, head = current_revision(db), head_revision(db)
+    if current != head:
+        raise DatabaseUnavailable(
+            f"the database schema is at {current or 'nothing'}, this version needs {head}: "
+            "run `python -m outreach migrate`"
+        )

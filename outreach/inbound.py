@@ -1,0 +1,71 @@
+"""The Inbound tab: each row a receptionist types or a web form appends becomes one lead.
+
+A row is recognised by what it says (its fingerprint), not where it is, so
+inserting, sorting or deleting rows above it never makes it a second lead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.business_hours import WorkCalendar
+from outreach.followup import start_following_up
+from outreach.leads import InboundRoundRobin
+from outreach.models import Lead, Rep
+from outreach.team_settings import TeamSettings
+from outreach.validation import InboundRecord
+
+_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
+_MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")  # Google Forms in a US locale
+_DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+
+
+def received_at(stamp: str, team: TeamSettings, now: datetime) -> datetime:
+    """When the enquiry came in (the form's Timestamp, in the team's zone), never in the future.
+
+    Speed-to-lead is measured from here, so a lead picked up late is not flattered.
+    """
+    month_first = team.phone_region in ("US", "CA")
+    formats = _ISO + (_MONTH_FIRST + _DAY_FIRST if month_first else _DAY_FIRST + _MONTH_FIRST)
+    for fmt in formats:
+        try:
+            local = datetime.strptime(stamp.strip(), fmt).replace(tzinfo=ZoneInfo(team.time_zone))
+        except ValueError:
+            continue
+        return min(local.astimezone(now.tzinfo), now)
+    return now
+
+
+def import_inbound(session: Session, records: list[InboundRecord], team: TeamSettings,
+                   now: datetime) -> list[Lead]:
+    """Create the leads for rows not seen before, each with its alert queued; return them."""
+    if not records:
+        return []
+    keys = [r.fingerprint for r in records]
+    seen = set(session.scalars(select(Lead.inbound_key).where(Lead.inbound_key.in_(keys))))
+    fresh = [r for r in records if r.fingerprint not in seen]
+    if not fresh:
+        return []
+    reps_by_email = {rep.email: rep for rep in session.scalars(select(Rep).where(Rep.active.is_(True)))}
+    round_robin = InboundRoundRobin(session, WorkCalendar(team))
+    leads = []
+    for record in fresh:
+        owner = reps_by_email.get(record.owner_email or "") or round_robin.next_owner(now)
+        if owner is None:
+            break  # no active rep at all: keep the rows for the next sync
+        lead = Lead(
+            kind="inbound", status="new", owner_id=owner.id, first_name=record.first_name,
+            last_name=record.last_name, phone=record.phone, email=record.email,
+            need=record.reason, heard_about=record.heard_about, inbound_key=record.fingerprint,
+            created_at=received_at(record.submitted_at, team, now),
+        )
+        session.add(lead)
+        leads.append(lead)
+    session.flush()
+    for lead in leads:
+        start_following_up(session, lead, team, now)  # the owner's alert, in this transaction
+    return leads

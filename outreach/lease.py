@@ -1,0 +1,56 @@
+"""A named lease in the database: only one holder acts until it expires.
+
+The worker's scheduler takes the "scheduler" lease each tick. A second worker
+(another process, or a second copy started by a Streamlit code reload) finds
+the lease held and stays idle; if the holder dies, the lease expires and
+another takes over. Each claim is one conditional UPDATE (or INSERT for the
+first ever), so two processes can never both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from outreach.models import Lease
+
+
+def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
+    """Take or renew the lease; True if ``holder`` holds it until ``now + ttl``."""
+    expires = now + ttl
+    renewed = session.execute(
+        update(Lease)
+        .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+        .values(holder=holder, expires_at=expires, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == 1:
+        return True
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    created = session.execute(
+        insert(Lease)
+        .values(name=name, holder=holder, expires_at=expires, heartbeat_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+        # RETURNING, not rowcount: ORM inserts on psycopg report rowcount -1.
+        .returning(Lease.name)
+    )
+    return created.first() is not None
+
+
+def release(session: Session, name: str, holder: str) -> None:
+    """Give the lease up at a clean shutdown, so a successor need not wait for expiry."""
+    session.execute(
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .values(expires_at=datetime.fromtimestamp(0).astimezone())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def last_heartbeat(session: Session, name: str) -> tuple[str, datetime] | None:
+    row = session.execute(select(Lease.holder, Lease.heartbeat_at).where(Lease.name == name)).first()
+    return None if row is None else (row.holder, row.heartbeat_at)

@@ -1,0 +1,134 @@
+"""How an e-mail leaves: SendGrid, or the embedded outbox that the app shows.
+
+One small interface, ``send(message, sender) -> provider id``, raising
+:class:`DeliveryError` with a ``permanent`` flag. Transient failures (429, 5xx,
+timeouts, dropped connections) are retried by the outbox later; permanent ones
+(a bad key, a refused address) are shown in the app and never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.error import URLError
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import (
+    Category,
+    Cc,
+    CustomArg,
+    From,
+    Mail,
+    MailSettings,
+    Personalization,
+    SandBoxMode,
+    To,
+)
+
+from outreach.models import OutboxMessage
+from outreach.settings import Settings
+
+
+@dataclass(frozen=True)
+class Sender:
+    email: str
+    name: str
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class MailTransport(Protocol):
+    name: str
+
+    def send(self, message: OutboxMessage, sender: Sender) -> str:
+        """Hand the message over; return the provider's id for it."""
+        ...
+
+
+class EmbeddedOutbox:
+    """No e-mail leaves the machine: the outbox row is the delivered mail, shown in the app."""
+
+    name = "outbox"
+
+    def send(self, message: OutboxMessage, sender: Sender) -> str:
+        return f"outbox-{message.id}"
+
+
+_PERMANENT_HINTS = {
+    401: "SendGrid refused the API key (401): check SENDGRID_API_KEY",
+    403: "SendGrid refused the send (403): the key needs Mail Send permission and the sender "
+         "address must be a verified sender",
+    413: "SendGrid refused the message as too large (413)",
+}
+
+
+class SendGridTransport:
+    name = "sendgrid"
+
+    def __init__(self, api_key: str, host: str = "https://api.sendgrid.com", *,
+                 sandbox: bool = False, timeout: float = 10.0) -> None:
+        self._client = SendGridAPIClient(api_key, host=host)
+        # The library waits for ever by default; a hung request would stall every reminder.
+        self._client.client.timeout = timeout
+        self.sandbox = sandbox
+
+    def build(self, message: OutboxMessage, sender: Sender) -> Mail:
+        mail = Mail(from_email=From(sender.email, sender.name), subject=message.subject,
+                    plain_text_content=message.text, html_content=message.html)
+        personalization = Personalization()
+        personalization.add_to(To(message.to_email, message.to_name or None))
+        # SendGrid rejects an address that appears twice in one personalization.
+        for address in dict.fromkeys(a for a in message.cc if a.lower() != message.to_email.lower()):
+            personalization.add_cc(Cc(address))
+        personalization.add_custom_arg(CustomArg("outreach_key", message.key))
+        mail.add_personalization(personalization)
+        mail.add_category(Category(message.kind))
+        if self.sandbox:
+            mail.mail_settings = MailSettings(sandbox_mode=SandBoxMode(True))
+        return mail
+
+    def send(self, message: OutboxMessage, sender: Sender) -> str:
+        try:
+            response = self._client.send(self.build(message, sender))
+        except HTTPError as exc:
+            raise _http_failure(exc) from None
+        except (TimeoutError, URLError, OSError) as exc:
+            raise DeliveryError(f"SendGrid did not answer ({type(exc).__name__})",
+                                permanent=False) from None
+        return response.headers.get("X-Message-Id", "") if response.headers else ""
+
+
+def _http_failure(exc: HTTPError) -> DeliveryError:
+    status = exc.status_code
+    if status == 429:
+        reset = (exc.headers or {}).get("X-RateLimit-Reset")
+        wait = max(1.0, float(reset) - time.time()) if reset else 60.0
+        return DeliveryError("SendGrid rate limit reached (429)", permanent=False, retry_after=wait)
+    if status >= 500 or status == 408:
+        return DeliveryError(f"SendGrid had a server error ({status})", permanent=False)
+    return DeliveryError(_PERMANENT_HINTS.get(status) or
+                         f"SendGrid refused the message ({status}): {_first_error(exc)}",
+                         permanent=True)
+
+
+def _first_error(exc: HTTPError) -> str:
+    try:
+        errors = json.loads(exc.body or b"{}").get("errors") or [{}]
+        return str(errors[0].get("message") or "no reason given")
+    except (ValueError, AttributeError):
+        return "no reason given"
+
+
+def open_transport(settings: Settings) -> MailTransport:
+    if settings.uses_sendgrid:
+        return SendGridTransport(settings.sendgrid_api_key.reveal(), settings.sendgrid_host,
+                                 sandbox=settings.sendgrid_sandbox)
+    return EmbeddedOutbox()

@@ -1,0 +1,291 @@
+"""The database tables. Alembic migrations in ``outreach/migrations`` create them.
+
+Times are stored as UTC. SQLite has no time-zone type, so :class:`UTCDateTime`
+stores naive UTC and hands back aware UTC datetimes on both databases, which
+keeps comparisons in Python honest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware UTC time")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON, date: Date,
+    }
+
+
+class Rep(Base):
+    """A person on the team, from the Reps tab. Managers are reps with role 'manager'."""
+
+    __tablename__ = "reps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # always lower case
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    daily_calls: Mapped[int] = mapped_column(Integer, default=3)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    role: Mapped[str] = mapped_column(String(16), default="rep")
+    manager_email: Mapped[str | None] = mapped_column(String(320))
+    # False once the row disappears from the sheet; history keeps pointing here.
+    in_sheet: Mapped[bool] = mapped_column(Boolean, default=True)
+    sheet_row: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+
+class Customer(Base):
+    """A current customer, from the Customers tab: the people we ask for referrals."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stable identity across sorts, inserts and deletes in the sheet:
+    # "id:<Customer ID>" when the sheet has one, else "phone:<E.164>" or "email:<addr>".
+    key: Mapped[str] = mapped_column(String(400), unique=True)
+    sheet_customer_id: Mapped[str | None] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    company: Mapped[str] = mapped_column(String(300), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))  # E.164
+    email: Mapped[str | None] = mapped_column(String(320))
+    owner_email: Mapped[str | None] = mapped_column(String(320))
+    customer_since: Mapped[date | None]
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)  # as the sheet says
+    # Set by the app when the customer asks on a call; survives re-syncs of the sheet.
+    do_not_call_requested_at: Mapped[datetime | None]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # unknown sheet columns
+    active: Mapped[bool] = mapped_column(Boolean, default=True)  # False: gone from the sheet
+    sheet_row: Mapped[int | None] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))  # of the sheet values, to skip no-op updates
+    last_asked_at: Mapped[datetime | None]  # last referral ask, for the cooldown
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_customers_active_owner", "active", "owner_email"),)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_do_not_call(self) -> bool:
+        return self.do_not_call or self.do_not_call_requested_at is not None
+
+
+class TeamSetting(Base):
+    """One accepted key/value from the sheet's Settings tab (bad values never get here)."""
+
+    __tablename__ = "team_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class SyncRun(Base):
+    """One attempt to read the sheet: when, from where, what was skipped and why."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(500))
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (Index("ix_sync_runs_started_at", "started_at"),)
+
+
+class Lease(Base):
+    """A named lock with an expiry, so one scheduler acts at a time across processes."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+
+
+
+class Call(Base):
+    """One referral call a rep made to a customer, as logged on the rep's page."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    planned_call_id: Mapped[int | None] = mapped_column(Integer)
+    # connected, voicemail, no_answer, wrong_number, do_not_call
+    outcome: Mapped[str] = mapped_column(String(20))
+    liked_best: Mapped[str] = mapped_column(Text, default="")
+    do_better: Mapped[str] = mapped_column(Text, default="")
+    concern: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    # Sent with the form: a second submit of the same form (a double click) is a no-op.
+    client_token: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_calls_rep_created", "rep_id", "created_at"),
+                      Index("ix_calls_customer", "customer_id"))
+
+
+class Lead(Base):
+    """Someone to follow up: a referral, an inbound enquiry, or a customer's concern."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # referral, inbound, concern
+    # new, attempted, connected, appointment, won, lost, not_a_fit, duplicate
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    owner_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    first_name: Mapped[str] = mapped_column(String(200))
+    last_name: Mapped[str] = mapped_column(String(200), default="")
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320))
+    relationship: Mapped[str] = mapped_column(Text, default="")  # how they know the customer
+    need: Mapped[str] = mapped_column(Text, default="")  # what they need / why they called
+    best_time: Mapped[str] = mapped_column(String(200), default="")
+    heard_about: Mapped[str] = mapped_column(String(300), default="")
+    referring_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
+    # The Inbound row's content fingerprint: one sheet row, one lead, ever.
+    inbound_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    first_contact_at: Mapped[datetime | None]  # when Connected was logged
+    closed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    # The follow-up engine's state: when to nag next (None once followed up or closed).
+    next_reminder_at: Mapped[datetime | None]
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_leads_owner_status", "owner_id", "status"),
+                      Index("ix_leads_next_reminder", "next_reminder_at"),
+                      Index("ix_leads_created", "created_at"))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class LeadEvent(Base):
+    """Something done about a lead: a follow-up attempt, a conversation, a reassignment."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    # connected, voicemail, no_answer, wrong_number, reassigned, closed
+    outcome: Mapped[str] = mapped_column(String(20))
+    next_step: Mapped[str] = mapped_column(String(20), default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (Index("ix_lead_events_lead", "lead_id"),)
+
+
+class OutboxMessage(Base):
+    """An e-mail the product decided to send, written in the same transaction as the decision.
+
+    ``key`` names the message by what it is ("reminder:42:3", "call-list:7:2026-11-23"), so
+    deciding twice (a restart, two workers) can never make two messages. Delivery is
+    at-least-once: a worker claims a message, sends it, then marks it sent; only a crash
+    between the provider's 202 and that commit can send one twice.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # call-list, alert, reminder, escalation
+    to_email: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    cc: Mapped[list[str]] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(500))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    created_at: Mapped[datetime]
+    # pending -> sending (claimed) -> sent | failed; a lapsed claim is pending again.
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    transport: Mapped[str | None] = mapped_column(String(20))  # sendgrid, outbox
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_lead", "lead_id"))
+
+
+class PlannedCall(Base):
+    """One customer on one rep's call list for one day (the rep's local date)."""
+
+    __tablename__ = "planned_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_date: Mapped[date]
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    # open -> done (a call was logged) | skipped | wrong_number (both earn one replacement)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    replacement_for_id: Mapped[int | None] = mapped_column(ForeignKey("planned_calls.id"), unique=True)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        # A customer is on at most one list a day: two reps never ask the same customer.
+        UniqueConstraint("plan_date", "customer_id", name="uq_planned_calls_day_customer"),
+        Index("ix_planned_calls_rep_day", "rep_id", "plan_date"),
+    )

@@ -1,0 +1,322 @@
+"""The team's rules, owned by the manager in the sheet's Settings tab.
+
+Each key has a default that runs a sensible programme out of the box. A value
+in the sheet overrides it; a value we cannot understand is reported (tab, row,
+reason) and the default is kept, so a typo never stops the team calling.
+
+Keys are matched like sheet headers: case, spaces, underscores and hyphens do
+not matter, so "Call List Time" and "call_list_time" are the same key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import time, timedelta
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class TeamSettings:
+    call_list_time: time = time(7, 30)
+    business_start: time = time(8, 0)
+    business_end: time = time(18, 0)
+    workdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
+    holiday_country: str = "US"
+    holiday_subdivision: str = ""
+    referral_cooldown_days: int = 90
+    daily_calls: int = 3
+    time_zone: str = "America/New_York"
+    phone_region: str = "US"
+    # Reminders after a lead is created; then one per business day at opening.
+    reminder_offsets: tuple[timedelta, ...] = (
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(minutes=60),
+        timedelta(hours=4),
+    )
+    cc_manager_after: timedelta = timedelta(minutes=60)
+    escalation_business_days: int = 2
+    app_url: str = "http://localhost:8501"
+    sender_email: str = "outreach@example.com"
+    sender_name: str = "Outreach"
+    average_deal_value: Decimal | None = None
+    referral_script: str = ""  # empty: templates/referral_script.txt.j2
+    # Filled by from_values: sheet keys that were accepted, for the data-status page.
+    overridden: frozenset[str] = field(default=frozenset(), compare=False)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+def normalise_key(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", str(text)).lower()
+
+
+# --- value parsers: each returns the typed value or raises ValueError(reason) ---
+
+def _parse_time(raw: str) -> time:
+    match = re.fullmatch(r"(\d{1,2})[:.](\d{2})\s*([ap]\.?m\.?)?", raw.strip().lower())
+    if not match:
+        raise ValueError("expected a time like 07:30")
+    hour, minute, meridiem = int(match[1]), int(match[2]), match[3]
+    if meridiem:
+        if not 1 <= hour <= 12:
+            raise ValueError("expected a time like 07:30")
+        hour = hour % 12 + (12 if meridiem.startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        raise ValueError("expected a time like 07:30")
+    return time(hour, minute)
+
+
+def _parse_hours(raw: str) -> tuple[time, time]:
+    parts = re.split(r"\s*(?:-|–|to)\s*", raw.strip(), maxsplit=1)
+    if len(parts) != 2:
+        raise ValueError("expected opening and closing times like 08:00-18:00")
+    start, end = _parse_time(parts[0]), _parse_time(parts[1])
+    if end <= start:
+        raise ValueError("closing time must be after opening time")
+    return start, end
+
+
+def _parse_workdays(raw: str) -> frozenset[int]:
+    days: set[int] = set()
+    for part in re.split(r"[,\s]+", raw.strip().lower()):
+        if not part:
+            continue
+        bounds = part.split("-")
+        try:
+            idx = [WEEKDAYS.index(b[:3]) for b in bounds]
+        except ValueError:
+            raise ValueError("expected days like Mon-Fri or Mon,Tue,Wed") from None
+        if len(idx) == 1:
+            days.add(idx[0])
+        elif len(idx) == 2 and idx[0] <= idx[1]:
+            days.update(range(idx[0], idx[1] + 1))
+        else:
+            raise ValueError("expected days like Mon-Fri or Mon,Tue,Wed")
+    if not days:
+        raise ValueError("at least one workday is needed")
+    return frozenset(days)
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(Decimal(raw.strip()))
+    if value < 0 or Decimal(raw.strip()) != value:
+        raise ValueError("expected a whole number, 0 or more")
+    return value
+
+
+def _parse_duration(raw: str) -> timedelta:
+    """'5', '5m', '15 min', '4h', '1d' -> timedelta (bare numbers are minutes)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)?",
+                         raw.strip().lower())
+    if not match:
+        raise ValueError("expected a duration like 15m, 4h or 1d")
+    amount, unit = float(match[1]), (match[2] or "m")[0]
+    return timedelta(minutes=amount * {"m": 1, "h": 60, "d": 1440}[unit])
+
+
+def _parse_durations(raw: str) -> tuple[timedelta, ...]:
+    offsets = tuple(_parse_duration(p) for p in re.split(r"[,;]+", raw) if p.strip())
+    if not offsets:
+        raise ValueError("expected durations like 5m, 15m, 60m, 4h")
+    if list(offsets) != sorted(set(offsets)):
+        raise ValueError("durations must be increasing")
+    return offsets
+
+
+def _parse_country(raw: str) -> str:
+    code = raw.strip().upper()
+    if code in ("", "NONE", "-"):
+        return ""
+    if code not in _supported_countries():
+        raise ValueError("not a country the holidays calendar knows (use a code like US, GB, DE)")
+    return code
+
+
+@cache
+def _supported_countries() -> frozenset[str]:
+    return frozenset(holidays.list_supported_countries())
+
+
+def _parse_zone(raw: str) -> str:
+    return parse_time_zone(raw)
+
+
+def parse_time_zone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone (e.g. America/New_York)") from None
+    return name
+
+
+def _parse_region(raw: str) -> str:
+    region = raw.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("not a phone region code (e.g. US, GB, DE)")
+    return region
+
+
+def _parse_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise ValueError("expected a web address starting with https://")
+    return url
+
+
+def _parse_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _parse_money(raw: str) -> Decimal:
+    try:
+        value = Decimal(re.sub(r"[,$€£\s]", "", raw))
+    except InvalidOperation:
+        raise ValueError("expected an amount like 2500") from None
+    if value < 0:
+        raise ValueError("expected an amount of 0 or more")
+    return value
+
+
+def _parse_script(raw: str) -> str:
+    from outreach.script import check_script  # the script module renders with Jinja
+
+    return check_script(_parse_text(raw))
+
+
+def _parse_text(raw: str) -> str:
+    text = raw.strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+# key -> (fields it sets, parser, help for the README and the data-status page)
+_KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
+    "calllisttime": (("call_list_time",), _parse_time,
+                     "Local time the morning call list is e-mailed (07:30)."),
+    "businesshours": (("business_start", "business_end"), _parse_hours,
+                      "When reminders may go out, in each owner's zone (08:00-18:00)."),
+    "workdays": (("workdays",), _parse_workdays, "Working days (Mon-Fri)."),
+    "holidaycountry": (("holiday_country",), _parse_country,
+                       "Public holidays skipped for calls and reminders (US; 'none' for none)."),
+    "holidaysubdivision": (("holiday_subdivision",), _parse_text,
+                           "State or province for regional holidays (e.g. CA)."),
+    "referralcooldowndays": (("referral_cooldown_days",), _parse_positive_int,
+                             "Days before a customer is asked for referrals again (90)."),
+    "dailycalls": (("daily_calls",), _parse_positive_int,
+                   "Default calls per rep per day when the Reps tab leaves it blank (3)."),
+    "timezone": (("time_zone",), _parse_zone,
+                 "Default time zone for reps without one (America/New_York)."),
+    "phoneregion": (("phone_region",), _parse_region,
+                    "Country assumed for phone numbers written without +country code (US)."),
+    "reminderschedule": (("reminder_offsets",), _parse_durations,
+                         "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h)."),
+    "ccmanagerafter": (("cc_manager_after",), _parse_duration,
+                       "Copy the rep's manager on reminders from this lead age on (60m)."),
+    "escalationbusinessdays": (("escalation_business_days",), _parse_positive_int,
+                               "Business days without a conversation before the manager is "
+                               "asked to reassign (2)."),
+    "appurl": (("app_url",), _parse_url, "Address of the app, used in e-mail links."),
+    "senderemail": (("sender_email",), _parse_email,
+                    "From address of every e-mail (must be a verified SendGrid sender)."),
+    "sendername": (("sender_name",), _parse_text, "From name of every e-mail (Outreach)."),
+    "averagedealvalue": (("average_deal_value",), _parse_money,
+                         "Average value of a won referral, for 'value at risk' (blank: hidden)."),
+    "referralscript": (("referral_script",), _parse_script,
+                       "The words reps say; {{ customer.first_name }} and {{ rep.first_name }} are "
+                       "filled in (blank: the standard script)."),
+}
+
+
+def documented_keys() -> dict[str, str]:
+    """Readable key -> help text, for the README and the app."""
+    names = {
+        "calllisttime": "Call List Time", "businesshours": "Business Hours",
+        "workdays": "Workdays", "holidaycountry": "Holiday Country",
+        "holidaysubdivision": "Holiday Subdivision",
+        "referralcooldowndays": "Referral Cooldown Days", "dailycalls": "Daily Calls",
+        "timezone": "Time Zone", "phoneregion": "Phone Region",
+        "reminderschedule": "Reminder Schedule", "ccmanagerafter": "CC Manager After",
+        "escalationbusinessdays": "Escalation Business Days", "appurl": "App URL",
+        "senderemail": "Sender Email", "sendername": "Sender Name",
+        "averagedealvalue": "Average Deal Value", "referralscript": "Referral Script",
+    }
+    return {names[k]: help_text for k, (_, _, help_text) in _KEYS.items()}
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    key: str
+    value: str
+    reason: str
+    row: int | None = None
+
+
+def parse_team_settings(
+    values: Iterable[tuple[str, str, int | None]],
+    base: TeamSettings | None = None,
+) -> tuple[TeamSettings, list[SettingProblem]]:
+    """Apply (key, value, row) pairs over ``base``; return the settings and what was refused."""
+    settings = base or TeamSettings()
+    problems: list[SettingProblem] = []
+    changes: dict[str, Any] = {}
+    accepted: set[str] = set()
+    for key, raw, row in values:
+        entry = _KEYS.get(normalise_key(key))
+        if entry is None:
+            problems.append(SettingProblem(key, raw, "unknown setting, ignored", row))
+            continue
+        if not str(raw).strip():
+            continue  # blank value: keep the default, nothing to report
+        names, parser, _ = entry
+        try:
+            parsed = parser(str(raw))
+        except (ValueError, ArithmeticError) as exc:
+            problems.append(SettingProblem(key, raw, f"{exc}; the default is kept", row))
+            continue
+        parsed_values = parsed if len(names) > 1 else (parsed,)
+        changes.update(zip(names, parsed_values, strict=True))
+        accepted.add(normalise_key(key))
+    problem = _check_subdivision(settings, changes)
+    if problem:
+        problems.append(problem)
+        changes.pop("holiday_subdivision", None)
+        accepted.discard("holidaysubdivision")
+    return replace(settings, **changes, overridden=frozenset(accepted)), problems
+
+
+def _check_subdivision(base: TeamSettings, changes: Mapping[str, Any]) -> SettingProblem | None:
+    country = changes.get("holiday_country", base.holiday_country)
+    subdivision = changes.get("holiday_subdivision", base.holiday_subdivision)
+    if not (country and subdivision):
+        return None
+    try:
+        holidays.country_holidays(country, subdiv=subdivision)
+    except NotImplementedError:
+        return SettingProblem("Holiday Subdivision", subdivision,
+                              f"not a subdivision of {country}; ignored")
+    return None
+
+
+def settings_from_store(stored: Mapping[str, str]) -> TeamSettings:
+    """Rebuild the team settings from the values a sync accepted and stored."""
+    settings, _ = parse_team_settings((k, v, None) for k, v in stored.items())
+    return settings

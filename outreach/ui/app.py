@@ -1,0 +1,42 @@
+"""The app's entry: page setup, navigation, and the in-process worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from outreach import clock
+from outreach.errors import OutreachError
+from outreach.humanize import ago
+from outreach.sync import sync_status
+from outreach.ui.context import get_runtime, start_background_worker
+
+# Relative to app.py, as Streamlit resolves page paths from the main script.
+PAGES = Path("outreach/ui/pages")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Outreach", page_icon=":material/call:", layout="wide")
+    try:
+        get_runtime().db.check()
+    except OutreachError as exc:
+        st.error(str(exc))
+        st.stop()
+    start_background_worker()
+    stale_sheet_banner()
+    pages = [
+        st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True),
+        st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:"),
+        st.Page(PAGES / "data_status.py", title="Data status", icon=":material/table_view:"),
+    ]
+    st.navigation(pages).run()
+
+
+def stale_sheet_banner() -> None:
+    """Everyone should know when the sheet cannot be read: they work from an older copy."""
+    with get_runtime().db.session() as session:
+        status = sync_status(session)
+    if status.failing:
+        when = ago(status.last_good.started_at, clock.now()) if status.last_good else "never"
+        st.warning(f"Last synced {when}: {status.problem}", icon=":material/sync_problem:")

@@ -1,0 +1,83 @@
+"""Who is using the app.
+
+With an ``[auth]`` table in ``.streamlit/secrets.toml``, people sign in with
+``st.login()`` (OpenID Connect, e.g. Google) and their e-mail is looked up on the
+Reps tab; an e-mail that is not there gets a "not on the team" page.
+
+Without ``[auth]`` the app runs in demo mode: a rep picker and a banner. Anyone
+could pick anyone, so demo mode refuses to run unless the server is bound to
+this machine (localhost) or OUTREACH_ALLOW_DEMO_AUTH=1 says so on purpose.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlalchemy import select
+
+from outreach.access import Viewer, viewer_for_email
+from outreach.models import Rep
+from outreach.ui.context import get_runtime
+
+LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
+
+
+def auth_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:
+        return False
+
+
+def current_viewer() -> Viewer:
+    """The signed-in team member; stops the page with an explanation otherwise."""
+    if auth_configured():
+        return _signed_in_viewer()
+    return _demo_viewer()
+
+
+def _signed_in_viewer() -> Viewer:
+    if not st.user.is_logged_in:
+        st.title("Outreach")
+        st.write("Sign in with your work account to see today's calls and your leads.")
+        st.button("Sign in", key="sign_in", type="primary", on_click=st.login)
+        st.stop()
+    email = str(st.user.get("email") or "")
+    with get_runtime().db.session() as session:
+        viewer = viewer_for_email(session, email)
+    if viewer is None:
+        st.title("You are not on the team")
+        st.write(f"{email or 'This account'} is not an active rep or manager on the Reps tab of the "
+                 "team's sheet. Ask your manager to add you, then sign in again.")
+        st.button("Sign out", key="sign_out", on_click=st.logout)
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Signed in as {viewer.name}")
+        st.button("Sign out", key="sign_out", on_click=st.logout)
+    return viewer
+
+
+def _demo_allowed() -> bool:
+    address = str(st.get_option("server.address") or "")
+    return address in LOCAL_ADDRESSES or get_runtime().settings.allow_demo_auth
+
+
+def _demo_viewer() -> Viewer:
+    if not _demo_allowed():
+        st.error("Sign-in is not configured and this server is reachable from other machines, so "
+                 "anyone could act as any rep. Add an [auth] table to .streamlit/secrets.toml (see "
+                 "secrets.toml.example), bind the server to localhost, or set "
+                 "OUTREACH_ALLOW_DEMO_AUTH=1 if that is really what you want.")
+        st.stop()
+    with get_runtime().db.session() as session:
+        team = list(session.scalars(select(Rep).where(Rep.active.is_(True))
+                                    .order_by(Rep.role.desc(), Rep.name)))
+    if not team:
+        st.info("Nobody is on the team yet: add reps to the Reps tab and sync.")
+        st.stop()
+    by_email = {rep.email: rep for rep in team}
+    with st.sidebar:
+        email = st.selectbox("Demo mode: you are", list(by_email), key="demo_rep",
+                             format_func=lambda e: f"{by_email[e].name} ({by_email[e].role})")
+    st.info("Demo mode: sign-in is not configured, so pick who you are in the sidebar.",
+            icon=":material/science:")
+    return Viewer.of(by_email[email])

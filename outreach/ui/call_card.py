@@ -1,0 +1,88 @@
+"""A customer card on the rep's page, with the form that logs the call."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from outreach.access import Viewer
+from outreach.calls import OUTCOMES
+from outreach.models import Customer, PlannedCall
+from outreach.phones import display
+from outreach.ui.actions import add_referral, referral_count, save_call, skip_call
+from outreach.ui.text import md_escape as _md
+
+STATUS_BADGES = {"done": ":green-badge[:material/check: Done]",
+                 "skipped": ":gray-badge[:material/skip_next: Skipped]",
+                 "wrong_number": ":orange-badge[:material/phone_disabled: Wrong number]"}
+REFERRAL_LABELS = (("first_name", "First name"), ("last_name", "Last name"), ("phone", "Phone"),
+                   ("email", "E-mail"), ("relationship", "How they know the customer"),
+                   ("need", "What they need"), ("best_time", "Best time to call"))
+
+
+def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, region: str,
+                  script: str, expanded: bool) -> None:
+    with st.container(border=True):
+        badge = STATUS_BADGES.get(planned.status, "")
+        st.markdown(f"#### {planned.position}. {_md(customer.full_name)}"
+                    + (f" · {_md(customer.company)}" if customer.company else "")
+                    + (f"  \n{badge}" if badge else ""))
+        _details(customer, region)
+        if planned.status == "open":
+            with st.expander("Log this call", expanded=expanded):
+                st.caption(f"Say: “{_md(script)}”")
+                call_form(viewer, planned)
+            st.button("Skip this customer", key=f"skip{planned.id}", on_click=skip_call,
+                      args=(viewer, planned.id), help="You get one replacement for a skip.")
+
+
+def _details(customer: Customer, region: str) -> None:
+    phone = display(customer.phone, region)
+    left, middle, right = st.columns(3)
+    left.markdown(f":material/call: [{phone}](tel:{customer.phone})" if customer.phone
+                  else ":material/call: no phone")
+    middle.markdown(f":material/mail: {_md(customer.email)}" if customer.email
+                    else ":material/mail: no e-mail")
+    since = customer.customer_since.strftime("%b %Y") if customer.customer_since else "unknown"
+    asked = customer.last_asked_at.strftime("%d %b %Y") if customer.last_asked_at else "never"
+    right.caption(f"Customer since {since} · last asked {asked}")
+    if customer.notes:
+        st.caption(f":material/sticky_note_2: {_md(customer.notes)}")
+    if customer.extra:
+        st.caption(" · ".join(f"{_md(k)}: {_md(v)}" for k, v in sorted(customer.extra.items())))
+
+
+def call_form(viewer: Viewer, planned: PlannedCall) -> None:
+    prefix = f"call{planned.id}_"
+    errors: dict[str, str] = st.session_state.get(f"{prefix}errors", {})
+    st.radio("What happened?", list(OUTCOMES), format_func=OUTCOMES.get, key=f"{prefix}outcome",
+             index=None, horizontal=True)
+    _error(errors, "outcome")
+    st.text_area("What do they like best about working with us?", key=f"{prefix}liked", height=68)
+    st.text_area("Anything we can do better?", key=f"{prefix}better", height=68)
+    _error(errors, "do_better")
+    st.checkbox("Flag this as a concern: their owner calls back, with reminders",
+                key=f"{prefix}concern")
+    _error(errors, "concern")
+    st.markdown("**Who do you know that we should know?**")
+    _error(errors, "referrals")
+    for number in range(referral_count(prefix)):
+        _referral_fields(prefix, number, errors)
+    st.button("Another referral", key=f"{prefix}more", icon=":material/person_add:",
+              on_click=add_referral, args=(prefix,))
+    _error(errors, "form")
+    st.button("Save call", key=f"{prefix}save", type="primary", on_click=save_call,
+              args=(viewer, planned.id, prefix))
+
+
+def _referral_fields(prefix: str, number: int, errors: dict[str, str]) -> None:
+    st.caption(f"Referral {number + 1}")
+    columns = st.columns(4)
+    for index, (field, label) in enumerate(REFERRAL_LABELS):
+        columns[index % 4].text_input(label, key=f"{prefix}ref{number}_{field}")
+    for field in ("first_name", "phone", "email", "duplicate"):
+        _error(errors, f"referral.{number}.{field}")
+
+
+def _error(errors: dict[str, str], field: str) -> None:
+    if field in errors:
+        st.error(errors[field])

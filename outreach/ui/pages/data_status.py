@@ -1,0 +1,54 @@
+"""Data status: is the sheet being read, and which rows need the manager's attention."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from outreach import clock
+from outreach.humanize import ago
+from outreach.sync import run_sync, sync_status
+from outreach.ui.context import get_runtime
+
+
+def sync_now_button() -> None:
+    runtime = get_runtime()
+    if not st.button("Sync now", key="sync_now", type="primary"):
+        return
+    with st.status("Reading the sheet…", expanded=False) as status:
+        result = run_sync(runtime.db, runtime.source(), clock.now())
+        if result.ok:
+            status.update(label="Sync finished", state="complete")
+        else:
+            status.update(label=f"Sync failed: {result.error}", state="error")
+
+
+def render() -> None:
+    runtime = get_runtime()
+    st.title("Data status")
+    st.caption(f"Source: {runtime.source().label}")
+    sync_now_button()
+    with runtime.db.session() as session:
+        status = sync_status(session)
+    if status.last_run is None:
+        st.info("The sheet has not been read yet. Press **Sync now**.")
+        return
+    now = clock.now()
+    if status.failing:
+        when = ago(status.last_good.started_at, now) if status.last_good else "never"
+        st.error(f"The last sync failed: {status.problem}. The app goes on with the last good "
+                 f"snapshot (last synced {when}).")
+    else:
+        st.success(f"Last synced {ago(status.last_run.started_at, now)}.")
+        if status.problem:
+            st.warning(status.problem)
+    problems = (status.last_good or status.last_run).problems
+    if not problems:
+        st.caption("Every row of the sheet was imported.")
+        return
+    st.subheader(f"{len(problems)} row(s) need attention in the sheet")
+    frame = pd.DataFrame(problems)[["tab", "row", "column", "value", "reason", "skipped"]]
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+render()

@@ -1,0 +1,68 @@
+"""Outbox: every e-mail the product sent (or would send), rendered as the recipient sees it.
+
+Without SendGrid this is where the e-mails go; with SendGrid it is the delivery
+log, including failures and why.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from outreach.outbox import recent_messages
+from outreach.runtime import team_settings
+from outreach.ui.context import get_runtime
+
+KINDS = ["call-list", "alert", "reminder", "escalation"]
+STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
+
+
+def render() -> None:
+    runtime = get_runtime()
+    st.title("Outbox")
+    if runtime.settings.uses_sendgrid:
+        st.caption("E-mails are delivered by SendGrid; this is the delivery log.")
+    else:
+        st.caption("SendGrid is not configured: e-mails stay here, in the embedded outbox. "
+                   "Set SENDGRID_API_KEY to deliver them.")
+    left, right = st.columns(2)
+    kinds = left.multiselect("Kind", KINDS, key="outbox_kinds")
+    statuses = right.multiselect("Status", STATUSES, key="outbox_statuses")
+    with runtime.db.session() as session:
+        zone = team_settings(session).zone
+        messages = recent_messages(session, kinds=kinds, statuses=statuses)
+    if not messages:
+        st.info("No e-mails yet.")
+        return
+    failed = [m for m in messages if m.status == "failed"]
+    if failed:
+        st.error(f"{len(failed)} e-mail(s) could not be delivered. The latest: {failed[0].last_error}")
+    table = pd.DataFrame([{
+        "id": m.id, "created": m.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "kind": m.kind, "to": m.to_email, "subject": m.subject, "status": m.status,
+        "attempts": m.attempts, "problem": m.last_error or "",
+    } for m in messages])
+    st.dataframe(table, hide_index=True, width="stretch")
+    chosen = st.selectbox("Show e-mail", messages, key="outbox_message",
+                          format_func=lambda m: f"#{m.id} {m.subject} → {m.to_email}")
+    if chosen is not None:
+        show(chosen)
+
+
+def show(message) -> None:  # type: ignore[no-untyped-def]
+    st.markdown(f"**{message.subject}**  \nTo: {message.to_email}"
+                + (f"  \nCc: {', '.join(message.cc)}" if message.cc else ""))
+    html_tab, text_tab = st.tabs(["HTML", "Plain text"])
+    with html_tab:
+        if message.html:
+            # st.html sanitizes (no scripts, no same-origin frame), on top of the templates'
+            # own autoescaping: defence in depth for text that came from a sheet.
+            with st.container(height=640):
+                st.html(message.html)
+        else:
+            st.caption("No HTML part.")
+    with text_tab:
+        st.text(message.text)
+
+
+render()

@@ -1,0 +1,159 @@
+"""The rep's page: today's calls with the script, and every lead to follow up.
+
+A rep sees only their own day and leads; a manager can look at anyone's. The
+address ``?lead=ID`` (every e-mail links there) opens that lead first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+from sqlalchemy import select
+
+from outreach import clock
+from outreach.access import NotAllowed, Viewer, check_rep, lead_for
+from outreach.business_hours import WorkCalendar
+from outreach.leads import lead_histories, lead_history, leads_to_follow_up
+from outreach.models import Customer, Rep
+from outreach.planner import local_day, plan_day, todays_plan
+from outreach.runtime import team_settings
+from outreach.script import Person, render_script
+from outreach.team_settings import TeamSettings
+from outreach.ui.auth import current_viewer
+from outreach.ui.call_card import customer_card
+from outreach.ui.context import get_runtime
+from outreach.ui.lead_list import lead_panel, live_countdown
+
+EVERYONE = "everyone"
+FORMS_SHOWN = 30  # the most urgent; the countdown table above lists every lead
+
+
+def flash() -> None:
+    if message := st.session_state.pop("flash", None):
+        st.success(message)
+    if message := st.session_state.pop("flash_error", None):
+        st.error(message)
+
+
+def whose_day(viewer: Viewer, reps: list[Rep]) -> int | None:
+    """A rep sees their own day; a manager picks a rep, or everyone's leads."""
+    if not viewer.is_manager:
+        return viewer.rep_id
+    names = {EVERYONE: "Everyone's leads", **{str(r.id): r.name for r in reps}}
+    chosen = st.selectbox("Show", list(names), format_func=names.get, key="whose_day")
+    return None if chosen == EVERYONE else int(chosen)
+
+
+def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
+    runtime = get_runtime()
+    day = local_day(clock.now(), rep)
+    with runtime.db.session() as session:
+        plan = todays_plan(session, rep, day)
+    st.subheader(f"{'Your' if rep.id == viewer.rep_id else rep.name + chr(39) + 's'} calls · "
+                 f"{day:%A} {day.day} {day:%B}")
+    if not plan:
+        no_plan(viewer, rep, day, team)
+        return
+    counted = [p for p, _ in plan if p.status in ("open", "done")]
+    done = sum(1 for p in counted if p.status == "done")
+    st.progress(done / max(len(counted), 1), text=f"{done} of {len(counted)} done")
+    caller = Person(rep.name.split()[0], rep.name)
+    script = render_script(team.referral_script, Person("[name]", "[customer]"), caller)
+    st.info(f"**The script** · {script}", icon=":material/record_voice_over:")
+    first_open = next((p.id for p, _ in plan if p.status == "open"), None)
+    for planned, customer in plan:
+        said = render_script(team.referral_script, Person(customer.first_name, customer.full_name), caller)
+        customer_card(viewer, planned, customer, team.phone_region, said, planned.id == first_open)
+
+
+def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
+    calendar = WorkCalendar(team)
+    if rep.daily_calls == 0:
+        st.caption("No daily calls for this person (Daily Calls is 0 on the Reps tab).")
+    elif not calendar.is_workday(day):
+        st.caption(f"{calendar.holiday_name(day) or 'Not a workday'}: no calls today.")
+    elif st.button("Build today's list now", key="build_plan"):
+        with get_runtime().db.session() as session, session.begin():
+            check_rep(viewer, rep.id)
+            plan_day(session, day, [rep], team_settings(session), clock.now())
+        st.rerun()
+    else:
+        st.caption(f"Your list is built before {team.call_list_time:%H:%M} and e-mailed to you.")
+
+
+def leads_section(viewer: Viewer, owner_id: int | None, team: TeamSettings,
+                  linked: int | None) -> Callable[[], None]:
+    """Who is waiting (live countdown) at the top; the follow-up forms after today's calls."""
+    runtime = get_runtime()
+    with runtime.db.session() as session:
+        leads = leads_to_follow_up(session, viewer, clock.now(), owner_id)
+        owners = {r.id: r.name for r in session.scalars(select(Rep))}
+        referrers = {c.id: c.full_name for c in session.scalars(
+            select(Customer).where(Customer.id.in_([lead.referring_customer_id for lead in leads
+                                                    if lead.referring_customer_id])))}
+        shown = leads if st.session_state.get("all_leads") else leads[:FORMS_SHOWN]
+        histories = lead_histories(session, shown)
+    st.subheader(f"Leads to follow up ({len(leads)})")
+    if not leads:
+        st.caption("Nothing waiting. Every name from today's calls will show up here.")
+        return lambda: None
+    live_countdown(leads, owners)
+
+    def forms() -> None:
+        st.subheader("Follow up")
+        zone = ZoneInfo(viewer.time_zone)
+        for lead in shown:
+            if lead.id != linked:
+                lead_panel(viewer, lead, histories[lead.id], owners.get(lead.owner_id, ""),
+                           referrers.get(lead.referring_customer_id or 0, ""), team.phone_region,
+                           zone, False)
+        if len(shown) < len(leads):
+            st.toggle(f"Show all {len(leads)} leads", key="all_leads")
+
+    return forms
+
+
+def linked_lead(viewer: Viewer, team: TeamSettings) -> int | None:
+    """``?lead=ID``: that lead, opened, at the top (or why it cannot be shown)."""
+    raw = st.query_params.get("lead")
+    if not raw:
+        return None
+    runtime = get_runtime()
+    try:
+        with runtime.db.session() as session:
+            lead = lead_for(session, viewer, int(raw))
+            history = lead_history(session, viewer, lead.id)
+            owner = session.get(Rep, lead.owner_id)
+            referrer = (session.get(Customer, lead.referring_customer_id)
+                        if lead.referring_customer_id else None)
+    except (NotAllowed, ValueError):
+        st.warning(f"Lead {raw} is not one of your leads.")
+        return None
+    st.subheader("The lead from your e-mail")
+    lead_panel(viewer, lead, history, owner.name if owner else "",
+               referrer.full_name if referrer else "", team.phone_region,
+               ZoneInfo(viewer.time_zone), True)
+    return lead.id
+
+
+def render() -> None:
+    viewer = current_viewer()
+    runtime = get_runtime()
+    with runtime.db.session() as session:
+        team = team_settings(session)
+        reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
+    st.title("Today")
+    flash()
+    linked = linked_lead(viewer, team)
+    owner_id = whose_day(viewer, reps)
+    follow_up_forms = leads_section(viewer, owner_id, team, linked)
+    rep = next((r for r in reps if r.id == owner_id), None)
+    if rep is not None:
+        todays_calls(viewer, rep, team)
+    follow_up_forms()
+
+
+render()

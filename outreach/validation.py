@@ -1,0 +1,388 @@
+"""Checking sheet rows: every bad row is named (tab, row, column, value, reason).
+
+A row with a problem that makes it unusable (no name, a phone we cannot dial,
+an owner who is not on the team, a duplicate) is skipped; a row with a cell we
+can do without (an odd date) is imported without that cell. Either way the
+problem is listed for the manager, who fixes it in the sheet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
+
+from outreach.phones import to_e164
+from outreach.sheet_tabs import CUSTOMERS, INBOUND, REPS, RowProblem, SheetRow
+from outreach.team_settings import TeamSettings, parse_time_zone
+
+_YES = {"yes", "y", "true", "x", "1", "✓", "✔"}
+_NO = {"no", "n", "false", "0", ""}
+
+
+@dataclass(frozen=True)
+class RepRecord:
+    email: str
+    name: str
+    time_zone: str
+    daily_calls: int
+    active: bool
+    role: str
+    manager_email: str | None
+    row: int = field(compare=False)
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    key: str
+    sheet_customer_id: str | None
+    first_name: str
+    last_name: str
+    company: str
+    phone: str | None
+    email: str | None
+    owner_email: str | None
+    customer_since: date | None
+    do_not_call: bool
+    notes: str
+    extra: dict[str, str]
+    row: int = field(compare=False)
+    # Other identities of the same customer, to follow a row whose key changed
+    # (a Customer ID added later, a new phone with the same e-mail).
+    alt_keys: tuple[str, ...] = field(default=(), compare=False)
+    # The raw row's fingerprint. A row with warnings gets a "w:" prefix: it never matches a
+    # raw fingerprint, so it is re-checked (and its warnings listed) on every sync.
+    fingerprint: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class KnownCustomer:
+    """A customer as an earlier sync stored it, found again by the fingerprint of its row."""
+
+    id: int
+    key: str
+    sheet_customer_id: str | None
+    phone: str | None
+    owner_email: str | None
+
+
+@dataclass
+class CustomerRows:
+    records: list[CustomerRecord]  # new or changed rows, fully checked
+    unchanged: list[KnownCustomer]  # rows exactly as the database already has them
+    problems: list[RowProblem]
+
+
+def row_fingerprint(row: SheetRow, region: str) -> str:
+    """Identity of a row's raw text (and of the setting that changes how it reads)."""
+    blob = repr((sorted(row.values.items()), sorted(row.extras.items()), region)).encode()
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class InboundRecord:
+    fingerprint: str  # identity of the sheet row's content, not of its position
+    submitted_at: str
+    first_name: str
+    last_name: str
+    phone: str | None
+    email: str | None
+    heard_about: str
+    reason: str
+    owner_email: str | None
+    extra: dict[str, str]
+    row: int = field(compare=False)
+
+
+class _Row:
+    """Helpers to report problems for one row of one tab."""
+
+    def __init__(self, tab: str, row: SheetRow, problems: list[RowProblem]) -> None:
+        self.tab, self.row, self.problems = tab, row, problems
+        self.bad = self.warned = False
+
+    def skip(self, column: str, value: str, reason: str) -> None:
+        self.bad = True
+        self.problems.append(RowProblem(self.tab, self.row.number, column, value, reason))
+
+    def warn(self, column: str, value: str, reason: str) -> None:
+        self.warned = True
+        self.problems.append(
+            RowProblem(self.tab, self.row.number, column, value, reason, skipped=False)
+        )
+
+
+# An unquoted ASCII local part (RFC 5322 dot-atom): what nearly every address has.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+
+
+@lru_cache(maxsize=8192)
+def _checked_domain(domain: str) -> str:
+    # email-validator spends most of its time on the domain; a list has few distinct ones.
+    return validate_email(f"x@{domain}", check_deliverability=False).domain
+
+
+def normalise_email(raw: str) -> str:
+    """Lower-cased, syntax-checked address; no DNS (the sheet is read offline)."""
+    text = raw.strip()
+    local, at, domain = text.rpartition("@")
+    try:
+        if at and len(local) <= 64 and len(text) <= 254 and _DOT_ATOM.fullmatch(local):
+            return f"{local}@{_checked_domain(domain)}".lower()
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc).rstrip(".")) from None
+
+
+def parse_yes_no(raw: str) -> bool | None:
+    text = raw.strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    return None
+
+
+def parse_sheet_date(raw: str, region: str) -> date:
+    """ISO dates, or the day/month order of the team's country for slashed dates."""
+    text = raw.strip()
+    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    order = ("%m/%d/%Y", "%m/%d/%y") if region in ("US", "CA", "PH") else ("%d/%m/%Y", "%d/%m/%y")
+    for fmt in (*order, "%d.%m.%Y", "%b %d, %Y", "%d %b %Y", "%B %d, %Y", "%d %B %Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            pass
+    raise ValueError("is not a date (use YYYY-MM-DD)")
+
+
+def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRecord], list[RowProblem]]:
+    problems: list[RowProblem] = []
+    records: list[RepRecord] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        check = _Row(REPS.title, row, problems)
+        name = row.get("name")
+        if not name:
+            check.skip("Name", "", "name is missing")
+        email = _email(check, row.get("email"), required=True)
+        if email and email in seen:
+            check.skip("Email", row.get("email"), f"same e-mail as row {seen[email]}")
+        zone = team.time_zone
+        if row.get("time_zone"):
+            try:
+                zone = parse_time_zone(row.get("time_zone"))
+            except ValueError as exc:
+                check.skip("Time Zone", row.get("time_zone"), str(exc))
+        daily_calls = team.daily_calls
+        if row.get("daily_calls"):
+            try:
+                daily_calls = int(row.get("daily_calls"))
+                if not 0 <= daily_calls <= 50:
+                    raise ValueError
+            except ValueError:
+                check.skip("Daily Calls", row.get("daily_calls"), "is not a whole number from 0 to 50")
+        active = parse_yes_no(row.get("active") or "yes")
+        if active is None:
+            check.skip("Active", row.get("active"), "expected yes or no")
+        role = (row.get("role") or "rep").lower()
+        if role not in ("rep", "manager"):
+            check.skip("Role", row.get("role"), "expected rep or manager")
+        manager = _email(check, row.get("manager"), column="Manager")
+        if check.bad or email is None:
+            continue
+        seen[email] = row.number
+        records.append(RepRecord(email, name, zone, daily_calls, bool(active), role, manager, row.number))
+    _check_managers(records, problems)
+    return records, problems
+
+
+def _check_managers(records: list[RepRecord], problems: list[RowProblem]) -> None:
+    known = {r.email for r in records}
+    for rep in records:
+        if rep.manager_email and rep.manager_email not in known:
+            problems.append(RowProblem(REPS.title, rep.row, "Manager", rep.manager_email,
+                                       "is not on the Reps tab; escalations will have nobody to go to",
+                                       skipped=False))
+
+
+def _email(check: _Row, raw: str, *, required: bool = False, column: str = "Email") -> str | None:
+    if not raw:
+        if required:
+            check.skip(column, "", "e-mail is missing")
+        return None
+    try:
+        return normalise_email(raw)
+    except ValueError as exc:
+        check.skip(column, raw, f"is not an e-mail address ({exc})")
+        return None
+
+
+def _phone(check: _Row, raw: str, region: str) -> str | None:
+    if not raw:
+        return None
+    try:
+        return to_e164(raw, region)
+    except ValueError as exc:
+        check.skip("Phone", raw, str(exc))
+        return None
+
+
+def validate_customers(
+    rows: list[SheetRow], rep_emails: set[str], team: TeamSettings,
+    known: Mapping[str, KnownCustomer] | None = None,
+) -> CustomerRows:
+    """Check every row; a row unchanged since the last sync only gets the cross-row checks."""
+    result = CustomerRows([], [], [])
+    seen_ids: dict[str, int] = {}
+    seen_phones: dict[str, int] = {}
+    for row in rows:
+        fingerprint = row_fingerprint(row, team.phone_region)
+        stored = (known or {}).get(fingerprint)
+        if stored is not None and _still_fits(stored, rep_emails, seen_ids, seen_phones):
+            _remember(row.number, stored.sheet_customer_id, stored.phone, seen_ids, seen_phones)
+            result.unchanged.append(stored)
+            continue
+        record = _customer(row, rep_emails, team, result.problems, seen_ids, seen_phones, fingerprint)
+        if record is not None:
+            result.records.append(record)
+    return result
+
+
+def _still_fits(stored: KnownCustomer, rep_emails: set[str], seen_ids: dict[str, int],
+                seen_phones: dict[str, int]) -> bool:
+    """An unchanged row can still clash with other rows or lose its owner from the Reps tab."""
+    return not ((stored.sheet_customer_id and stored.sheet_customer_id in seen_ids)
+                or (stored.phone and stored.phone in seen_phones)
+                or (stored.owner_email and stored.owner_email not in rep_emails))
+
+
+def _remember(number: int, customer_id: str | None, phone: str | None,
+              seen_ids: dict[str, int], seen_phones: dict[str, int]) -> None:
+    if customer_id:
+        seen_ids[customer_id] = number
+    if phone:
+        seen_phones[phone] = number
+
+
+def _customer(
+    row: SheetRow,
+    rep_emails: set[str],
+    team: TeamSettings,
+    problems: list[RowProblem],
+    seen_ids: dict[str, int],
+    seen_phones: dict[str, int],
+    fingerprint: str = "",
+) -> CustomerRecord | None:
+    check = _Row(CUSTOMERS.title, row, problems)
+    first, last = row.get("first_name"), row.get("last_name")
+    if not (first or last):
+        check.skip("First Name", "", "name is missing")
+    customer_id = row.get("customer_id") or None
+    if customer_id and customer_id in seen_ids:
+        check.skip("Customer ID", customer_id, f"same Customer ID as row {seen_ids[customer_id]}")
+    phone = _phone(check, row.get("phone"), team.phone_region)
+    if phone and phone in seen_phones:
+        check.skip("Phone", row.get("phone"), f"same phone as row {seen_phones[phone]}")
+    email = _email(check, row.get("email"))
+    owner = _email(check, row.get("owner"), column="Owner")
+    if owner and owner not in rep_emails:
+        check.skip("Owner", row.get("owner"), "is not a rep on the Reps tab")
+    keys = [f"id:{customer_id}" if customer_id else None,
+            f"phone:{phone}" if phone else None,
+            f"email:{email}" if email else None]
+    identities = tuple(k for k in keys if k)
+    if not identities and not check.bad:
+        check.skip("Phone", "", "needs a Customer ID, a phone or an e-mail to tell it apart")
+    if check.bad:
+        return None
+    _remember(row.number, customer_id, phone, seen_ids, seen_phones)
+    since = _since(check, row.get("customer_since"), team.phone_region)
+    do_not_call = _do_not_call(check, row.get("do_not_call"))
+    return CustomerRecord(
+        key=identities[0],
+        sheet_customer_id=customer_id,
+        first_name=first or last,
+        last_name=last if first else "",
+        company=row.get("company"),
+        phone=phone,
+        email=email,
+        owner_email=owner,
+        customer_since=since,
+        do_not_call=do_not_call,
+        notes=row.get("notes"),
+        extra=dict(row.extras),
+        row=row.number,
+        alt_keys=identities[1:],
+        fingerprint=f"w:{fingerprint}" if check.warned else fingerprint,
+    )
+
+
+def _since(check: _Row, raw: str, region: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return parse_sheet_date(raw, region)
+    except ValueError as exc:
+        check.warn("Customer Since", raw, str(exc))
+        return None
+
+
+def _do_not_call(check: _Row, raw: str) -> bool:
+    flag = parse_yes_no(raw)
+    if flag is None:
+        # Someone wrote *something* there: respecting a possible request beats a wrong call.
+        check.warn("Do Not Call", raw, "expected yes/no; treated as yes (do not call)")
+        return True
+    return flag
+
+
+def validate_inbound(
+    rows: list[SheetRow], rep_emails: set[str], team: TeamSettings
+) -> tuple[list[InboundRecord], list[RowProblem]]:
+    problems: list[RowProblem] = []
+    records: list[InboundRecord] = []
+    occurrences: dict[str, int] = {}
+    for row in rows:
+        check = _Row(INBOUND.title, row, problems)
+        first, last = row.get("first_name"), row.get("last_name")
+        if not (first or last):
+            check.skip("First Name", "", "name is missing")
+        phone = _phone(check, row.get("phone"), team.phone_region)
+        email = _email(check, row.get("email"))
+        if not (phone or email) and not check.bad:
+            check.skip("Phone", "", "a lead needs a phone or an e-mail to follow up")
+        owner = _email(check, row.get("owner"), column="Owner")
+        if owner and owner not in rep_emails:
+            check.warn("Owner", row.get("owner"), "is not a rep on the Reps tab; assigned automatically")
+            owner = None
+        if check.bad:
+            continue
+        base = _fingerprint(row)
+        # Two identical submissions are two rows; number them so each is one lead.
+        occurrences[base] = occurrences.get(base, 0) + 1
+        fingerprint = f"{base}:{occurrences[base]}"
+        records.append(InboundRecord(
+            fingerprint=fingerprint, submitted_at=row.get("timestamp"),
+            first_name=first or last, last_name=last if first else "",
+            phone=phone, email=email, heard_about=row.get("heard_about"),
+            reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
+        ))
+    return records, problems
+
+
+def _fingerprint(row: SheetRow) -> str:
+    """Identity of an inbound row by what it says, so inserting or deleting rows above it
+    (which changes its row number) never makes it a new lead."""
+    parts = [re.sub(r"\s+", " ", row.get(name)).strip().lower()
+             for name in ("timestamp", "first_name", "last_name", "phone", "email", "reason")]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

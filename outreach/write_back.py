@@ -1,0 +1,112 @@
+"""What the team did, written back into the manager's sheet.
+
+The app owns the `Leads` and `Call Log` tabs (and `Team Summary`, from the
+metrics): it rewrites them whole after a sync and never reads them back as
+truth. A tab whose content is already what we would write is left alone, so an
+unchanged sheet costs no write request at all. Values are written RAW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from outreach.models import Call, Customer, Lead, Rep
+from outreach.phones import display
+from outreach.sheet_source import Table
+from outreach.team_settings import TeamSettings
+
+LEADS_TAB = "Leads"
+CALL_LOG_TAB = "Call Log"
+
+LEAD_HEADER = ["Lead ID", "Received", "Kind", "Status", "Owner", "First Name", "Last Name", "Phone",
+               "Email", "Referred By", "Need", "Attempts", "First Contact",
+               "Minutes To First Contact", "Next Reminder", "Closed"]
+CALL_HEADER = ["Call ID", "When", "Rep", "Customer ID", "Customer", "Company", "Outcome",
+               "Liked Best", "Do Better", "Concern", "Referrals", "Do Not Call"]
+
+OUTCOME_LABELS = {"connected": "Connected", "voicemail": "Left voicemail", "no_answer": "No answer",
+                  "wrong_number": "Wrong number", "do_not_call": "Asked not to be called"}
+STATUS_LABELS = {"new": "New", "attempted": "Attempted", "connected": "Connected",
+                 "appointment": "Appointment", "won": "Won", "lost": "Lost",
+                 "not_a_fit": "Not a fit", "duplicate": "Duplicate"}
+
+
+def _local(at: datetime | None, zone: ZoneInfo) -> str:
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+def leads_table(session: Session, team: TeamSettings) -> Table:
+    zone = team.zone
+    referrer = aliased(Customer)
+    rows = session.execute(
+        select(Lead, Rep.email, referrer.first_name, referrer.last_name)
+        .join(Rep, Rep.id == Lead.owner_id)
+        .outerjoin(referrer, referrer.id == Lead.referring_customer_id)
+        .order_by(Lead.id)
+    ).all()
+    table: Table = [LEAD_HEADER]
+    for lead, owner, ref_first, ref_last in rows:
+        minutes = ("" if lead.first_contact_at is None
+                   else int((lead.first_contact_at - lead.created_at).total_seconds() // 60))
+        table.append([
+            lead.id, _local(lead.created_at, zone), lead.kind.title(),
+            STATUS_LABELS.get(lead.status, lead.status), owner, lead.first_name, lead.last_name,
+            display(lead.phone, team.phone_region), lead.email or "",
+            f"{ref_first or ''} {ref_last or ''}".strip(), lead.need, lead.attempts,
+            _local(lead.first_contact_at, zone), minutes, _local(lead.next_reminder_at, zone),
+            _local(lead.closed_at, zone),
+        ])
+    return table
+
+
+def call_log_table(session: Session, team: TeamSettings) -> Table:
+    zone = team.zone
+    referrals = (select(Lead.call_id, func.count().label("n")).where(Lead.kind == "referral")
+                 .group_by(Lead.call_id).subquery())
+    rows = session.execute(
+        select(Call, Rep.email, Customer, referrals.c.n)
+        .join(Rep, Rep.id == Call.rep_id)
+        .join(Customer, Customer.id == Call.customer_id)
+        .outerjoin(referrals, referrals.c.call_id == Call.id)
+        .order_by(Call.id)
+    ).all()
+    table: Table = [CALL_HEADER]
+    for call, rep_email, customer, referral_count in rows:
+        table.append([
+            call.id, _local(call.created_at, zone), rep_email, customer.sheet_customer_id or "",
+            customer.full_name, customer.company, OUTCOME_LABELS.get(call.outcome, call.outcome),
+            call.liked_best, call.do_better, "yes" if call.concern else "", referral_count or 0,
+            "yes" if call.outcome == "do_not_call" else "",
+        ])
+    return table
+
+
+TableBuilder = Callable[[Session, TeamSettings], Table]
+BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_log_table}
+
+
+def _normalised(table: Table | None) -> list[list[str]]:
+    """Cells as text without trailing blanks: how both sources read a tab back."""
+    rows = [[str(c) for c in row] for row in (table or [])]
+    for row in rows:
+        while row and row[-1] == "":
+            row.pop()
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def tables_to_write(session: Session, team: TeamSettings,
+                    current: Mapping[str, Table | None]) -> dict[str, Table]:
+    """The app-owned tabs whose content differs from what the sheet holds now."""
+    changed = {}
+    for title, build in BUILDERS.items():
+        table = build(session, team)
+        if _normalised(table) != _normalised(current.get(title)):
+            changed[title] = table
+    return changed

@@ -1,0 +1,113 @@
+"""One real browser: Debian's Chromium, driven by Playwright, against `streamlit run app.py`.
+
+A rep opens the page, logs a call with a referral, and sees the new lead in the
+list. The screenshot it takes is the one in the README (docs/rep-page.png).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from outreach.db import Database, migrate
+from outreach.demo_data import committed_demo_workbook
+from outreach.planner import build_due_plans
+from outreach.runtime import team_settings
+from outreach.settings import PROJECT_ROOT
+from outreach.sheet_source import WorkbookSource
+from outreach.sync import run_sync
+
+CHROMIUM = "/usr/bin/chromium"
+MONDAY_11AM_NY = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 08:00 in Los Angeles
+SCREENSHOT = PROJECT_ROOT / "docs" / "rep-page.png"
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt install chromium)")
+    workbook = tmp_path / "workbook.xlsx"
+    shutil.copyfile(committed_demo_workbook(), workbook)
+    url = f"sqlite:///{tmp_path / 'browser.db'}"
+    db = Database(url)
+    migrate(db)
+    assert run_sync(db, WorkbookSource(workbook), MONDAY_11AM_NY).ok
+    with db.session() as session, session.begin():
+        build_due_plans(session, MONDAY_11AM_NY, team_settings(session))
+    db.dispose()
+    port = free_port()
+    env = {**os.environ, "OUTREACH_DATABASE_URL": url, "OUTREACH_WORKBOOK": str(workbook),
+           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml"), "OUTREACH_RUN_WORKER_IN_APP": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "tests/serve_at.py", MONDAY_11AM_NY.isoformat(), "--server.port", str(port),
+         "--server.address", "localhost", "--server.headless", "true"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://localhost:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read().decode()
+                assert time.monotonic() < deadline, "the app did not come up in 60 s"
+                time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_a_rep_logs_a_call_with_a_referral_and_sees_the_lead(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.goto(server)
+            expect(page.get_by_text("Your calls · Monday 23 November")).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("0 of 4 done")).to_be_visible()
+            form = page.get_by_test_id("stExpanderDetails").first
+            form.get_by_text("Connected", exact=True).click()
+            form.get_by_label("What do they like best about working with us?").fill(
+                "They answer on the first ring")
+            form.get_by_label("First name").first.fill("Rosa")
+            form.get_by_label("Last name").first.fill("Delgado")
+            form.get_by_label("Phone").first.fill("(415) 555-0188")
+            form.get_by_label("What they need").first.fill("Two new locations")
+            form.get_by_label("What they need").first.press("Tab")
+            page.wait_for_timeout(500)
+            form.get_by_role("button", name="Save call").click()
+            expect(page.get_by_text("Call saved: 1 new lead to follow up")).to_be_visible(timeout=15_000)
+            expect(page.get_by_text("1 of 4 done")).to_be_visible()
+            expect(page.get_by_text("Rosa Delgado · referral")).to_be_visible()
+            page.wait_for_timeout(1000)
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=False)
+        finally:
+            browser.close()

@@ -1,0 +1,1 @@
+"""Fakes of outside services at the wire (HTTP), never of our own code or the client libraries."""

@@ -1,0 +1,104 @@
+"""Every page of the app renders without an exception on the demo data."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from outreach import clock
+from outreach.runtime import Runtime
+from outreach.settings import PROJECT_ROOT
+from outreach.sync import run_sync
+from tests.apptest import open_app
+
+PAGES = ["today.py", "outbox.py", "data_status.py"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_exception(demo_app: Runtime, page: str) -> None:
+    at = open_app(page)
+    assert not at.exception, at.exception
+
+
+def test_data_status_lists_skipped_rows(demo_app: Runtime) -> None:
+    at = open_app("data_status.py")
+    assert any("Last synced" in s.value for s in at.success)
+    assert "need attention" in at.subheader[0].value
+
+
+def test_sync_now_button_syncs(demo_app: Runtime) -> None:
+    at = open_app("data_status.py")
+    at.button(key="sync_now").click().run()
+    assert not at.exception
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_streamlit_server_serves_health_and_page(tmp_path: Path, sqlite_runtime: Runtime) -> None:
+    port = free_port()
+    env = {**os.environ,
+           "OUTREACH_DATABASE_URL": sqlite_runtime.settings.database_url.reveal(),
+           "OUTREACH_WORKBOOK": str(sqlite_runtime.settings.workbook),
+           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as resp:
+                    assert resp.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the app did not come up in 60 s"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as resp:
+            assert resp.status == 200
+            assert b"<div id=\"root\">" in resp.read()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def test_every_page_says_when_the_sheet_cannot_be_read(demo_app: Runtime, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from outreach.sheet_source import WorkbookSource
+
+    broken = WorkbookSource(tmp_path / "gone.xlsx")
+    run_sync(demo_app.db, broken, clock.now() + timedelta(seconds=1))
+    at = open_app("today.py")
+    (banner,) = [w.value for w in at.warning]
+    assert banner.startswith("Last synced just now: cannot read the workbook")
+    at = open_app("data_status.py")
+    assert "The app goes on with the last good snapshot" in at.error[0].value
+
+
+def test_outbox_shows_the_e_mails_the_product_would_send(demo_app: Runtime) -> None:
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from outreach.worker import Worker
+
+    with time_machine.travel(datetime(2026, 11, 23, 12, 31, tzinfo=UTC), tick=False):
+        Worker(demo_app).run_once()  # 07:31 in New York: the call lists go out
+    at = open_app("outbox.py")
+    assert not at.exception
+    table = at.dataframe[0].value
+    # The call lists, and the alerts for the demo's two inbound leads.
+    assert set(table["kind"]) == {"call-list", "alert"} and set(table["status"]) == {"sent"}
+    assert "embedded outbox" in at.caption[0].value

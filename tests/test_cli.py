@@ -1,0 +1,120 @@
+"""`python -m outreach`: exit codes 0/1/2 and one clear line on errors, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from outreach.settings import PROJECT_ROOT
+
+
+def outreach(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SENDGRID"))}
+    environ.update({
+        "OUTREACH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "OUTREACH_WORKBOOK": str(tmp_path / "workbook.xlsx"),
+    })
+    environ.update(env)
+    return subprocess.run([sys.executable, "-m", "outreach", *args], cwd=PROJECT_ROOT,
+                          env=environ, capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = outreach(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("migrate", "demo", "sync", "plan", "worker"):
+        assert command in result.stdout
+    assert "--once" in outreach(tmp_path, "worker", "--help").stdout
+
+
+@pytest.mark.parametrize("args", [(), ("fly",), ("plan", "--nope")])
+def test_bad_usage_exits_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    assert outreach(tmp_path, *args).returncode == 2
+
+
+def test_fresh_install_migrates_loads_demo_and_syncs(tmp_path: Path) -> None:
+    assert outreach(tmp_path, "migrate").returncode == 0
+    demo = outreach(tmp_path, "demo", "--if-empty")
+    assert demo.returncode == 0, demo.stderr
+    assert "customers added 19" in demo.stdout
+    assert "Customers row 77, Phone '555-CALL'" in demo.stdout
+    assert (tmp_path / "workbook.xlsx").exists()
+    again = outreach(tmp_path, "demo", "--if-empty")
+    assert "already has customers" in again.stdout
+    resync = outreach(tmp_path, "sync")
+    assert resync.returncode == 0
+    assert "customers added 0, customers updated 0, customers removed 0" in resync.stdout
+    worker = outreach(tmp_path, "worker", "--once")
+    assert worker.returncode == 0, worker.stderr
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://nobody@127.0.0.1:1/nowhere",
+    "not a url at all",
+    "mysql://root@localhost/outreach",
+])
+def test_wrong_database_url_is_one_line_and_exit_1(tmp_path: Path, url: str) -> None:
+    result = outreach(tmp_path, "migrate", OUTREACH_DATABASE_URL=url)
+    assert_one_line_error(result)
+
+
+def test_database_password_never_printed(tmp_path: Path) -> None:
+    result = outreach(tmp_path, "migrate",
+                      OUTREACH_DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/outreach")
+    assert_one_line_error(result, "cannot open the database", "***")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_unreadable_workbook_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("this is not a spreadsheet")
+    assert outreach(tmp_path, "migrate").returncode == 0
+    result = outreach(tmp_path, "sync", OUTREACH_WORKBOOK=str(broken))
+    assert_one_line_error(result, "broken.xlsx")
+
+
+def test_missing_workbook_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    assert outreach(tmp_path, "migrate").returncode == 0
+    result = outreach(tmp_path, "sync", OUTREACH_WORKBOOK=str(tmp_path / "nope.xlsx"))
+    assert_one_line_error(result, "does not exist")
+
+
+def test_commands_refuse_an_unmigrated_database(tmp_path: Path) -> None:
+    result = outreach(tmp_path, "sync")
+    assert_one_line_error(result, "python -m outreach migrate")
+
+
+def test_bad_setting_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    assert_one_line_error(outreach(tmp_path, "migrate", OUTREACH_SYNC_INTERVAL="often"),
+                          "OUTREACH_SYNC_INTERVAL")
+
+
+def test_plan_prints_each_reps_calls_and_says_why_not(tmp_path: Path) -> None:
+    assert outreach(tmp_path, "migrate").returncode == 0
+    assert outreach(tmp_path, "demo").returncode == 0
+    monday = outreach(tmp_path, "plan", "--date", "2026-11-23")
+    assert monday.returncode == 0, monday.stderr
+    assert "Jordan Rivera <jordan.rivera@example.com>, Monday 2026-11-23 (America/New_York): 3 calls" \
+        in monday.stdout
+    assert "Alex Kim <alex.kim@example.com>, Monday 2026-11-23 (America/Los_Angeles): 4 calls" \
+        in monday.stdout
+    again = outreach(tmp_path, "plan", "--date", "2026-11-23")
+    assert again.stdout == monday.stdout  # building again changes nothing
+    holiday = outreach(tmp_path, "plan", "--date", "2026-11-26", "--rep", "sam.okafor@example.com")
+    assert "Thanksgiving Day, no calls" in holiday.stdout
+    assert_one_line_error(outreach(tmp_path, "plan", "--rep", "nobody@example.com"), "no active rep")
+    assert_one_line_error(outreach(tmp_path, "plan", "--date", "23/11/2026"), "YYYY-MM-DD")

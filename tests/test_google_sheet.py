@@ -1,0 +1,152 @@
+"""Google-specific behaviour: request budget, retries, outages, sharing, and real service-account auth."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import gspread
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import func, select
+
+from outreach.db import Database
+from outreach.errors import ConfigError
+from outreach.google_sheet import open_google_source
+from outreach.models import Customer, SyncRun
+from outreach.sync import run_sync
+from tests.conftest import MONDAY_9AM_NY, make_settings
+from tests.fakes.google_sheets import FakeGoogleSheets
+from tests.sheets import GoogleSheet, team_tabs
+
+NOW = MONDAY_9AM_NY
+
+
+@pytest.fixture
+def fake() -> FakeGoogleSheets:
+    fake = FakeGoogleSheets()
+    yield fake
+    fake.assert_contract()
+
+
+@pytest.fixture
+def sheet(fake: FakeGoogleSheets) -> GoogleSheet:
+    return GoogleSheet(fake, team_tabs())
+
+
+def test_a_sync_reads_every_tab_in_two_requests(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    run_sync(sqlite_db, sheet.source, NOW, write_back=False)
+    requests = sheet.fake.api_requests()
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in requests] == [
+        ("GET", GoogleSheet.KEY), ("GET", "values:batchGet")]
+    assert requests[1].query["valueRenderOption"] == ["FORMATTED_VALUE"]
+
+
+def test_first_write_back_adds_the_app_tabs_then_writes_raw(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    result = run_sync(sqlite_db, sheet.source, NOW)
+    assert result.written_tabs == ["Leads", "Call Log"]
+    posts = [r for r in sheet.fake.api_requests() if r.method == "POST"]
+    assert [r.path.rsplit("/", 1)[-1] for r in posts] == [f"{GoogleSheet.KEY}:batchUpdate",
+                                                          "values:batchUpdate"]
+    assert [next(iter(q)) for q in posts[0].json["requests"]] == ["addSheet", "addSheet"]
+    assert posts[1].json["valueInputOption"] == "RAW"
+    assert sheet.tab("Leads")[0][0] == "Lead ID"
+
+
+def test_a_shrinking_table_blanks_the_rows_it_left(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    sheet.set_tab("Leads", [["Lead ID"], ["old 1"], ["old 2"], ["old 3"]])
+    run_sync(sqlite_db, sheet.source, NOW)
+    assert sheet.tab("Leads") == [sheet.tab("Leads")[0]]  # only our header is left
+    assert sheet.tab("Leads")[0][0] == "Lead ID"
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_transient_google_errors_are_retried_with_growing_waits(
+        sheet: GoogleSheet, sqlite_db: Database, status: int) -> None:
+    sheet.fake.fail_next(status, times=3)
+    result = run_sync(sqlite_db, sheet.source, NOW)
+    assert result.ok
+    assert len(sheet.sleeps) == 3
+    assert sheet.sleeps[0] < sheet.sleeps[2] <= 32
+
+
+def test_dropped_connections_are_retried(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    sheet.fake.connection_error_next(times=2)
+    assert run_sync(sqlite_db, sheet.source, NOW).ok
+
+
+def test_google_down_keeps_the_last_snapshot_and_says_why(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    assert run_sync(sqlite_db, sheet.source, NOW).ok
+    sheet.fake.fail_always(503)
+    result = run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=5))
+    assert not result.ok
+    assert result.error == "Google Sheets answered HTTP 503: The service is currently unavailable."
+    assert len(sheet.sleeps) == 4  # bounded: five attempts, then give up
+    with sqlite_db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Customer).where(Customer.active)) == 3
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id)).all()
+    assert [r.ok for r in runs] == [True, False]
+
+
+def test_no_access_tells_the_manager_to_share_the_sheet(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    sheet.source.account_email = "outreach@acme.iam.gserviceaccount.com"
+    sheet.fake.fail_next(403)
+    result = run_sync(sqlite_db, sheet.source, NOW)
+    assert "share the sheet with it" in (result.error or "")
+    assert "outreach@acme.iam.gserviceaccount.com" in (result.error or "")
+    assert sheet.sleeps == []  # a 403 is not retried
+
+
+def service_account_info() -> dict[str, str]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "acme", "private_key_id": "k1",
+            "private_key": pem, "client_email": "outreach@acme.iam.gserviceaccount.com",
+            "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+def wired_to(fake: FakeGoogleSheets) -> type[gspread.HTTPClient]:
+    """gspread's own HTTP client, with the fake mounted where the network would be."""
+
+    class WiredHTTPClient(gspread.HTTPClient):
+        def __init__(self, auth, session=None) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(auth, session)
+            for session_ in (self.session, getattr(self.session, "_auth_request_session", None)):
+                if session_ is not None:
+                    session_.mount("https://", fake)
+
+    return WiredHTTPClient
+
+
+@pytest.mark.parametrize("where", ["file", "secrets"])
+def test_real_service_account_auth_through_gspreads_helpers(
+        fake: FakeGoogleSheets, sqlite_db: Database, tmp_path: Path, where: str) -> None:
+    fake.require_token = True
+    fake.add_spreadsheet(GoogleSheet.KEY, "Acme Outreach", team_tabs())
+    info = service_account_info()
+    if where == "file":
+        key_file = tmp_path / "sa.json"
+        key_file.write_text(json.dumps(info))
+        settings = make_settings(tmp_path, OUTREACH_SHEET=GoogleSheet.KEY,
+                                 GOOGLE_SERVICE_ACCOUNT_FILE=str(key_file))
+    else:
+        secrets = tmp_path / "secrets.toml"
+        secrets.write_text("[gcp_service_account]\n" + "\n".join(
+            f"{k} = {json.dumps(v)}" for k, v in info.items()))
+        settings = make_settings(tmp_path, OUTREACH_SHEET=f"https://docs.google.com/spreadsheets/d/"
+                                 f"{GoogleSheet.KEY}/edit#gid=0", OUTREACH_SECRETS_FILE=str(secrets))
+    source = open_google_source(settings, http_client=wired_to(fake), sleep=lambda _s: None)
+    result = run_sync(sqlite_db, source, NOW)
+    assert result.ok, result.error
+    assert result.source == "Google Sheet 'Acme Outreach'"
+    assert len(fake.token_requests()) == 1
+    assert info["private_key"] not in repr(source.__dict__)
+
+
+def test_a_sheet_without_a_service_account_is_a_config_error(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, OUTREACH_SHEET=GoogleSheet.KEY)
+    with pytest.raises(ConfigError, match="no service account is configured"):
+        open_google_source(settings)

@@ -1,0 +1,157 @@
+"""The outbox sends every message once: retries what failed for a while, never doubles, never loses."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from outreach.db import Database
+from outreach.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
+from outreach.models import OutboxMessage
+from outreach.outbox import Email, claim, deliver_due, enqueue
+from tests.conftest import MONDAY_9AM_NY
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+SENDER = Sender("outreach@example.com", "Outreach")
+
+
+def email(key: str = "alert:1", kind: str = "alert", cc: tuple[str, ...] = ()) -> Email:
+    return Email(key=key, kind=kind, to_email="ann@example.com", to_name="Ann Archer",
+                 subject="New lead: Dana Whitfield", text="Call Dana now.",
+                 html="<p>Call Dana now.</p>", cc=cc)
+
+
+def add(db: Database, *emails: Email, at: datetime = MONDAY_9AM_NY) -> None:
+    with db.session() as session, session.begin():
+        for message in emails:
+            enqueue(session, message, at)
+
+
+def messages(db: Database) -> list[OutboxMessage]:
+    with db.session() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def transport(fake: FakeSendGrid, timeout: float = 2.0) -> SendGridTransport:
+    return SendGridTransport("SG.test-key", host=fake.host, timeout=timeout)
+
+
+def clock(start: datetime = MONDAY_9AM_NY):  # type: ignore[no-untyped-def]
+    now = [start]
+    return now, (lambda: now[0])
+
+
+def test_the_same_decision_twice_is_one_message(database: Database) -> None:
+    add(database, email(), email())
+    with database.session() as session, session.begin():
+        assert enqueue(session, email("alert:2"), MONDAY_9AM_NY) is True
+        assert enqueue(session, email("alert:2"), MONDAY_9AM_NY) is False
+    assert [m.key for m in messages(database)] == ["alert:1", "alert:2"]
+
+
+def test_sendgrid_gets_a_valid_request_with_category_and_custom_args(
+        database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email(cc=("maya@example.com", "ann@example.com")))
+    _, now = clock()
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", now)
+    assert report.sent == 1
+    (body,) = sendgrid.messages
+    assert body["categories"] == ["alert"]
+    (personalization,) = body["personalizations"]
+    assert personalization["custom_args"] == {"outreach_key": "alert:1"}
+    assert personalization["cc"] == [{"email": "maya@example.com"}]  # the owner is not copied twice
+    assert body["from"] == {"email": "outreach@example.com", "name": "Outreach"}
+    (sent,) = messages(database)
+    assert sent.status == "sent" and sent.transport == "sendgrid"
+    assert sent.provider_message_id == sendgrid.message_ids[0]
+
+
+def test_sandbox_mode_is_sent_as_sandbox(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    sandbox = SendGridTransport("SG.test-key", host=sendgrid.host, sandbox=True)
+    assert deliver_due(database, sandbox, SENDER, "w1", clock()[1]).sent == 1
+    assert len(sendgrid.sandbox_messages) == 1 and not sendgrid.messages
+
+
+def test_rate_limit_waits_for_the_reset(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    sendgrid.respond_next(429, reset_in=120)
+    now, tick = clock()
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", tick)
+    assert report.retried == 1
+    (waiting,) = messages(database)
+    assert waiting.status == "pending"
+    assert waiting.next_attempt_at - MONDAY_9AM_NY > timedelta(seconds=100)
+    now[0] = MONDAY_9AM_NY + timedelta(seconds=60)
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).handled == 0
+    now[0] = MONDAY_9AM_NY + timedelta(seconds=200)
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).sent == 1
+
+
+@pytest.mark.parametrize("failure", [500, 503, "hang"])
+def test_server_errors_and_timeouts_are_retried_with_backoff(
+        database: Database, sendgrid: FakeSendGrid, failure: int | str) -> None:
+    add(database, email())
+    sendgrid.respond_next(failure, times=3)
+    now, tick = clock()
+    waits = []
+    for _ in range(3):
+        report = deliver_due(database, transport(sendgrid, timeout=0.3), SENDER, "w1", tick)
+        assert report.retried == 1
+        (pending,) = messages(database)
+        waits.append(pending.next_attempt_at - now[0])
+        now[0] = pending.next_attempt_at
+    sendgrid.release_hangs()
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).sent == 1
+    assert waits == sorted(waits) and waits[0] >= timedelta(seconds=30)
+    assert messages(database)[0].attempts == 4
+
+
+@pytest.mark.parametrize(("status", "hint"), [(400, "refused the message"), (401, "SENDGRID_API_KEY")])
+def test_client_errors_fail_for_good_with_a_reason(
+        database: Database, sendgrid: FakeSendGrid, status: int, hint: str) -> None:
+    add(database, email())
+    sendgrid.respond_next(status)
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", clock()[1])
+    assert report.failed == 1
+    (failed,) = messages(database)
+    assert failed.status == "failed" and hint in failed.last_error
+    assert "SG.test-key" not in failed.last_error
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", clock()[1]).handled == 0
+
+
+def test_a_lapsed_claim_is_picked_up_by_another_worker(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    assert len(claim(database, "crashed-worker", MONDAY_9AM_NY)) == 1  # claimed, then the worker died
+    assert claim(database, "w2", MONDAY_9AM_NY + timedelta(seconds=30)) == []
+    late = MONDAY_9AM_NY + timedelta(minutes=3)
+    assert deliver_due(database, transport(sendgrid), SENDER, "w2", lambda: late).sent == 1
+
+
+def test_concurrent_workers_never_send_a_message_twice(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, *(email(f"alert:{n}") for n in range(60)))
+    start = threading.Barrier(4)
+
+    def work(name: str) -> None:
+        start.wait()
+        while deliver_due(database, transport(sendgrid), SENDER, name, clock()[1], limit=7).handled:
+            pass
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    keys = [b["personalizations"][0]["custom_args"]["outreach_key"] for b in sendgrid.messages]
+    assert sorted(keys) == sorted(f"alert:{n}" for n in range(60))
+    assert all(m.status == "sent" for m in messages(database))
+
+
+def test_embedded_outbox_keeps_the_mail_for_the_app(database: Database) -> None:
+    add(database, email())
+    assert deliver_due(database, EmbeddedOutbox(), SENDER, "w1", clock()[1]).sent == 1
+    (kept,) = messages(database)
+    assert kept.transport == "outbox" and kept.html == "<p>Call Dana now.</p>"
