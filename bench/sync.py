@@ -62,7 +62,7 @@ def measure(db_url: str, count: int) -> dict[str, float]:
     migrate(db)
     sheet = tabs(count)
     with db.session() as session:
-        sheet.update(tables_to_write(session, team_settings(session), {}))
+        sheet.update(tables_to_write(session, team_settings(session), {}, clock.now()))
     fake.add_spreadsheet("BENCH", "Bench", sheet)
     source = GoogleSheetSource(gspread.Client(auth=None, session=session_for(fake)), "BENCH")
     with Stopwatch() as watch:

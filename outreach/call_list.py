@@ -53,11 +53,10 @@ def _customer_item(customer: Customer, team: TeamSettings) -> dict[str, object]:
 
 
 def _lead_items(session: Session, rep: Rep, team: TeamSettings, now: datetime) -> list[dict[str, object]]:
-    first = team.reminder_offsets[0]
     leads = sorted(open_leads(session, rep.id),
-                   key=lambda lead: (not is_overdue(lead, now, first), lead.created_at))
+                   key=lambda lead: (not is_overdue(lead, now, team), lead.created_at))
     return [{
-        "name": lead.full_name, "overdue": is_overdue(lead, now, first),
+        "name": lead.full_name, "overdue": is_overdue(lead, now, team),
         "age": duration((now - lead.created_at).total_seconds()),
         "attempts_label": (f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}, no conversation"
                            if lead.attempts else "not called yet"),

@@ -11,7 +11,7 @@ The one place that decides ownership:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -32,9 +32,13 @@ def is_open(lead: Lead) -> bool:
     return lead.status in OPEN_STATUSES
 
 
-def is_overdue(lead: Lead, now: datetime, first_reminder: timedelta) -> bool:
-    """Open and past the first reminder: the rep should have reached them by now."""
-    return is_open(lead) and now - lead.created_at >= first_reminder
+def overdue_cutoff(now: datetime, team: TeamSettings) -> datetime:
+    """Leads that arrived at or before this are overdue if still open: the first reminder has passed."""
+    return now - team.reminder_offsets[0]
+
+
+def is_overdue(lead: Lead, now: datetime, team: TeamSettings) -> bool:
+    return is_open(lead) and lead.created_at <= overdue_cutoff(now, team)
 
 
 def lead_url(app_url: str, lead_id: int) -> str:

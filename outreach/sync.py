@@ -129,16 +129,16 @@ def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bo
         result.new_lead_ids = [lead.id for lead in new_leads]
     result.ok, result.problems = True, snapshot.problems
     if write_back:
-        _write_back(db, source, snapshot.team, tables, result)
+        _write_back(db, source, snapshot.team, tables, result, now)
     _record_run(db, result, now)
     return result
 
 
 def _write_back(db: Database, source: SheetSource, team: TeamSettings,
-                current: dict[str, Table | None], result: SyncResult) -> None:
+                current: dict[str, Table | None], result: SyncResult, now: datetime) -> None:
     try:
         with db.session() as session:
-            changed = tables_to_write(session, team, current)
+            changed = tables_to_write(session, team, current, now)
         if changed:
             source.write_tabs(changed)
         result.written_tabs = list(changed)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from outreach.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
 from outreach.models import Call, Customer, Lead, Rep
 from outreach.phones import display
 from outreach.sheet_source import Table
@@ -22,6 +23,7 @@ from outreach.team_settings import TeamSettings
 
 LEADS_TAB = "Leads"
 CALL_LOG_TAB = "Call Log"
+TEAM_SUMMARY_TAB = "Team Summary"
 
 LEAD_HEADER = ["Lead ID", "Received", "Kind", "Status", "Owner", "First Name", "Last Name", "Phone",
                "Email", "Referred By", "Need", "Attempts", "First Contact",
@@ -40,7 +42,7 @@ def _local(at: datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
-def leads_table(session: Session, team: TeamSettings) -> Table:
+def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
     zone = team.zone
     referrer = aliased(Customer)
     rows = session.execute(
@@ -64,7 +66,7 @@ def leads_table(session: Session, team: TeamSettings) -> Table:
     return table
 
 
-def call_log_table(session: Session, team: TeamSettings) -> Table:
+def call_log_table(session: Session, team: TeamSettings, now: datetime) -> Table:
     zone = team.zone
     referrals = (select(Lead.call_id, func.count().label("n")).where(Lead.kind == "referral")
                  .group_by(Lead.call_id).subquery())
@@ -86,8 +88,18 @@ def call_log_table(session: Session, team: TeamSettings) -> Table:
     return table
 
 
-TableBuilder = Callable[[Session, TeamSettings], Table]
-BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_log_table}
+def team_summary_table(session: Session, team: TeamSettings, now: datetime) -> Table:
+    """The Team page's per-rep table for the last 30 days, so the manager has it in the sheet."""
+    filters = summary_filters(now, team)
+    rows = summary_rows(team_report(session, filters, now, team))
+    period = f"{filters.start:%Y-%m-%d} to {filters.end:%Y-%m-%d}"
+    header = [*SUMMARY_HEADER, "Period"]
+    return [header, *([*row.values(), period] for row in rows)]
+
+
+TableBuilder = Callable[[Session, TeamSettings, datetime], Table]
+BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_log_table,
+                                     TEAM_SUMMARY_TAB: team_summary_table}
 
 
 def _normalised(table: Table | None) -> list[list[str]]:
@@ -101,12 +113,12 @@ def _normalised(table: Table | None) -> list[list[str]]:
     return rows
 
 
-def tables_to_write(session: Session, team: TeamSettings,
-                    current: Mapping[str, Table | None]) -> dict[str, Table]:
+def tables_to_write(session: Session, team: TeamSettings, current: Mapping[str, Table | None],
+                    now: datetime) -> dict[str, Table]:
     """The app-owned tabs whose content differs from what the sheet holds now."""
     changed = {}
     for title, build in BUILDERS.items():
-        table = build(session, team)
+        table = build(session, team, now)
         if _normalised(table) != _normalised(current.get(title)):
             changed[title] = table
     return changed

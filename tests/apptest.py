@@ -29,9 +29,15 @@ def app_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_ur
         st.cache_resource.clear()
 
 
-def open_app(page: str | None = None, timeout: float = 30) -> AppTest:
+MANAGER = "maya.chen@example.com"  # the demo team's manager
+
+
+def open_app(page: str | None = None, timeout: float = 30, as_email: str | None = None) -> AppTest:
+    """The app as the demo's first rep, or as ``as_email`` (picked in the demo sidebar)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.run()
+    if as_email:
+        at.selectbox(key="demo_rep").set_value(as_email).run()
     if page:
         at.switch_page(f"outreach/ui/pages/{page}").run()
     return at

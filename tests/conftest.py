@@ -30,6 +30,8 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 # A Monday morning in New York, outside any holiday.
 MONDAY_9AM_NY = datetime(2026, 11, 16, 14, 0, tzinfo=UTC)
+# The demo app's morning: before the 07:30 call lists, on a working Monday.
+DEMO_MONDAY_7AM_NY = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 def _postgres_reachable() -> str | None:
@@ -134,12 +136,18 @@ def sendgrid() -> Iterator[FakeSendGrid]:
 
 @pytest.fixture
 def demo_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_runtime: Runtime) -> Iterator[Runtime]:
-    """The app's environment on the synced demo team (for AppTest)."""
+    """The app's environment on the synced demo team (for AppTest), on a Monday at 07:00 in New York.
+
+    The clock runs on from there, so a test reads the same calendar whatever day it runs.
+    """
+    import time_machine
+
     from outreach import clock
     from outreach.sync import run_sync
     from tests.apptest import app_environment
 
-    run_sync(sqlite_runtime.db, sqlite_runtime.source(), clock.now())
-    url = sqlite_runtime.settings.database_url.reveal()
-    with app_environment(monkeypatch, tmp_path, url, sqlite_runtime.settings.workbook):
-        yield sqlite_runtime
+    with time_machine.travel(DEMO_MONDAY_7AM_NY, tick=True):
+        run_sync(sqlite_runtime.db, sqlite_runtime.source(), clock.now())
+        url = sqlite_runtime.settings.database_url.reveal()
+        with app_environment(monkeypatch, tmp_path, url, sqlite_runtime.settings.workbook):
+            yield sqlite_runtime

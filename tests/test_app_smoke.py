@@ -16,25 +16,34 @@ from outreach import clock
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
 from outreach.sync import run_sync
-from tests.apptest import open_app
+from tests.apptest import MANAGER, open_app
 
-PAGES = ["today.py", "outbox.py", "data_status.py"]
+PAGES = ["today.py", "team.py", "outbox.py", "data_status.py"]
+REP_PAGES = ["today.py", "outbox.py"]
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_without_exception(demo_app: Runtime, page: str) -> None:
-    at = open_app(page)
+    at = open_app(page, as_email=MANAGER)
     assert not at.exception, at.exception
+    if page in REP_PAGES:
+        assert not open_app(page).exception
+
+
+def test_a_rep_is_not_shown_the_manager_pages(demo_app: Runtime) -> None:
+    at = open_app()  # the demo's first rep
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("outreach/ui/pages/team.py")
 
 
 def test_data_status_lists_skipped_rows(demo_app: Runtime) -> None:
-    at = open_app("data_status.py")
-    assert any("Last synced" in s.value for s in at.success)
+    at = open_app("data_status.py", as_email=MANAGER)
+    assert any(s.value.startswith("Sheet: synced just now") for s in at.success)
     assert "need attention" in at.subheader[0].value
 
 
 def test_sync_now_button_syncs(demo_app: Runtime) -> None:
-    at = open_app("data_status.py")
+    at = open_app("data_status.py", as_email=MANAGER)
     at.button(key="sync_now").click().run()
     assert not at.exception
 
@@ -83,8 +92,8 @@ def test_every_page_says_when_the_sheet_cannot_be_read(demo_app: Runtime, tmp_pa
     at = open_app("today.py")
     (banner,) = [w.value for w in at.warning]
     assert banner.startswith("Last synced just now: cannot read the workbook")
-    at = open_app("data_status.py")
-    assert "The app goes on with the last good snapshot" in at.error[0].value
+    at = open_app("data_status.py", as_email=MANAGER)
+    assert any("The app goes on with the last good snapshot" in e.value for e in at.error)
 
 
 def test_outbox_shows_the_e_mails_the_product_would_send(demo_app: Runtime) -> None:
@@ -96,9 +105,14 @@ def test_outbox_shows_the_e_mails_the_product_would_send(demo_app: Runtime) -> N
 
     with time_machine.travel(datetime(2026, 11, 23, 12, 31, tzinfo=UTC), tick=False):
         Worker(demo_app).run_once()  # 07:31 in New York: the call lists go out
-    at = open_app("outbox.py")
+    at = open_app("outbox.py", as_email=MANAGER)
     assert not at.exception
     table = at.dataframe[0].value
     # The call lists, and the alerts for the demo's two inbound leads.
     assert set(table["kind"]) == {"call-list", "alert"} and set(table["status"]) == {"sent"}
     assert "embedded outbox" in at.caption[0].value
+    # A rep sees only the e-mails addressed to them.
+    rep = "jordan.rivera@example.com"
+    at = open_app("outbox.py", as_email=rep)
+    assert at.title[0].value == "Your e-mails"
+    assert set(at.dataframe[0].value["to"]) == {rep}

@@ -46,13 +46,14 @@ def test_a_sync_reads_every_tab_in_two_requests(sheet: GoogleSheet, sqlite_db: D
 
 def test_first_write_back_adds_the_app_tabs_then_writes_raw(sheet: GoogleSheet, sqlite_db: Database) -> None:
     result = run_sync(sqlite_db, sheet.source, NOW)
-    assert result.written_tabs == ["Leads", "Call Log"]
+    assert result.written_tabs == ["Leads", "Call Log", "Team Summary"]
     posts = [r for r in sheet.fake.api_requests() if r.method == "POST"]
     assert [r.path.rsplit("/", 1)[-1] for r in posts] == [f"{GoogleSheet.KEY}:batchUpdate",
                                                           "values:batchUpdate"]
-    assert [next(iter(q)) for q in posts[0].json["requests"]] == ["addSheet", "addSheet"]
+    assert [next(iter(q)) for q in posts[0].json["requests"]] == ["addSheet"] * 3
     assert posts[1].json["valueInputOption"] == "RAW"
     assert sheet.tab("Leads")[0][0] == "Lead ID"
+    assert sheet.tab("Team Summary")[0][:3] == ["Rep", "Calls planned", "Calls made"]
 
 
 def test_a_shrinking_table_blanks_the_rows_it_left(sheet: GoogleSheet, sqlite_db: Database) -> None:

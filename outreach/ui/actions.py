@@ -20,7 +20,7 @@ from outreach.access import Viewer, check_rep
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
 from outreach.errors import OutreachError
 from outreach.followup import alert_key
-from outreach.leads import log_followup
+from outreach.leads import close_as_duplicate, log_followup, reassign
 from outreach.models import Lead, PlannedCall
 from outreach.planner import replace_planned_call
 from outreach.runtime import team_settings
@@ -30,6 +30,14 @@ from outreach.worker import deliver_now
 log = logging.getLogger(__name__)
 REFERRAL_FIELDS = ("first_name", "last_name", "phone", "email", "relationship", "need", "best_time")
 SAVE_FAILED = "The save failed ({}). Nothing you typed was lost: try again in a moment."
+
+
+def flash() -> None:
+    """Show (once) what the last button did; callbacks run before the page is drawn."""
+    if message := st.session_state.pop("flash", None):
+        st.success(message)
+    if message := st.session_state.pop("flash_error", None):
+        st.error(message)
 
 
 def form_token(prefix: str) -> str:
@@ -123,3 +131,34 @@ def save_followup(viewer: Viewer, lead_id: int, prefix: str) -> None:
     _clear(prefix)
     state["flash"] = ("Conversation logged: no more reminders for this lead." if connected
                       else "Attempt logged. Reminders continue until you talk to them.")
+
+
+def reassign_lead(viewer: Viewer, lead_id: int, owner_key: str) -> None:
+    """The manager hands a lead over; the new owner's alert leaves at once."""
+    new_owner = st.session_state.get(owner_key)
+    runtime = get_runtime()
+    try:
+        with runtime.db.session() as session, session.begin():
+            lead = reassign(session, viewer, lead_id, int(new_owner or 0), team_settings(session),
+                            clock.now())
+            name = lead.full_name
+    except OutreachError as exc:
+        st.session_state["flash_error"] = str(exc)
+        return
+    except SQLAlchemyError as exc:
+        st.session_state["flash_error"] = SAVE_FAILED.format(type(exc).__name__)
+        return
+    _send_alerts([lead_id])
+    st.session_state["flash"] = f"{name} reassigned; the new owner is being alerted."
+
+
+def close_duplicate(viewer: Viewer, lead_id: int) -> None:
+    runtime = get_runtime()
+    try:
+        with runtime.db.session() as session, session.begin():
+            name = close_as_duplicate(session, viewer, lead_id, clock.now()).full_name
+    except (OutreachError, SQLAlchemyError) as exc:
+        st.session_state["flash_error"] = (str(exc) if isinstance(exc, OutreachError)
+                                           else SAVE_FAILED.format(type(exc).__name__))
+        return
+    st.session_state["flash"] = f"{name} closed as a duplicate: no more reminders."

@@ -7,9 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from outreach import clock
+from outreach.access import Viewer
 from outreach.errors import OutreachError
 from outreach.humanize import ago
 from outreach.sync import sync_status
+from outreach.ui.auth import sign_in
 from outreach.ui.context import get_runtime, start_background_worker
 
 # Relative to app.py, as Streamlit resolves page paths from the main script.
@@ -24,13 +26,21 @@ def main() -> None:
         st.error(str(exc))
         st.stop()
     start_background_worker()
+    viewer = sign_in()
     stale_sheet_banner()
-    pages = [
-        st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True),
-        st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:"),
-        st.Page(PAGES / "data_status.py", title="Data status", icon=":material/table_view:"),
-    ]
-    st.navigation(pages).run()
+    st.navigation(pages_for(viewer)).run()
+
+
+def pages_for(viewer: Viewer) -> list[st.Page]:
+    """Reps see their day and their e-mails; managers also see the team and the data."""
+    pages = [st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True)]
+    if viewer.is_manager:
+        pages.append(st.Page(PAGES / "team.py", title="Team", icon=":material/monitoring:"))
+    pages.append(st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:"))
+    if viewer.is_manager:
+        pages.append(st.Page(PAGES / "data_status.py", title="Data status",
+                             icon=":material/table_view:"))
+    return pages
 
 
 def stale_sheet_banner() -> None:

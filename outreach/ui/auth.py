@@ -28,11 +28,29 @@ def auth_configured() -> bool:
         return False
 
 
+VIEWER_KEY = "_viewer"
+
+
+def sign_in() -> Viewer:
+    """Who is here (once per run, from app.py); stops the page with an explanation otherwise."""
+    viewer = _signed_in_viewer() if auth_configured() else _demo_viewer()
+    st.session_state[VIEWER_KEY] = viewer
+    return viewer
+
+
 def current_viewer() -> Viewer:
-    """The signed-in team member; stops the page with an explanation otherwise."""
-    if auth_configured():
-        return _signed_in_viewer()
-    return _demo_viewer()
+    """The team member app.py signed in for this run (pages call this, never sign_in)."""
+    viewer = st.session_state.get(VIEWER_KEY)
+    if viewer is None:  # a page run without app.py: cannot happen under st.navigation
+        return sign_in()
+    return viewer
+
+
+def require_manager(viewer: Viewer) -> None:
+    """Stop a manager-only page for anyone else (the queries check again)."""
+    if not viewer.is_manager:
+        st.error("This page is for managers. Your calls and leads are on the Today page.")
+        st.stop()
 
 
 def _signed_in_viewer() -> Viewer:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
 from outreach import clock
 from outreach.humanize import ago
-from outreach.sync import run_sync, sync_status
+from outreach.runtime import team_settings
+from outreach.sync import SyncStatus, run_sync
+from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
+from outreach.ui.health import health_summary, mail_failures_table, read_health
 
 
 def sync_now_button() -> None:
@@ -25,23 +30,29 @@ def sync_now_button() -> None:
 
 def render() -> None:
     runtime = get_runtime()
+    require_manager(current_viewer())  # the skipped rows show customers' details
     st.title("Data status")
     st.caption(f"Source: {runtime.source().label}")
     sync_now_button()
+    now = clock.now()
     with runtime.db.session() as session:
-        status = sync_status(session)
+        health = read_health(session)
+        zone = team_settings(session).zone
+    health_summary(health, now)
+    sheet_details(health.sync, now)
+    mail_failures_table(health, zone)
+
+
+def sheet_details(status: SyncStatus, now: datetime) -> None:
     if status.last_run is None:
         st.info("The sheet has not been read yet. Press **Sync now**.")
         return
-    now = clock.now()
     if status.failing:
         when = ago(status.last_good.started_at, now) if status.last_good else "never"
         st.error(f"The last sync failed: {status.problem}. The app goes on with the last good "
                  f"snapshot (last synced {when}).")
-    else:
-        st.success(f"Last synced {ago(status.last_run.started_at, now)}.")
-        if status.problem:
-            st.warning(status.problem)
+    elif status.problem:
+        st.warning(status.problem)
     problems = (status.last_good or status.last_run).problems
     if not problems:
         st.caption("Every row of the sheet was imported.")

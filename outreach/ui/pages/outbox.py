@@ -6,11 +6,13 @@ log, including failures and why.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pandas as pd
 import streamlit as st
 
 from outreach.outbox import recent_messages
-from outreach.runtime import team_settings
+from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 
 KINDS = ["call-list", "alert", "reminder", "escalation"]
@@ -19,7 +21,8 @@ STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
 
 def render() -> None:
     runtime = get_runtime()
-    st.title("Outbox")
+    viewer = current_viewer()
+    st.title("Outbox" if viewer.is_manager else "Your e-mails")
     if runtime.settings.uses_sendgrid:
         st.caption("E-mails are delivered by SendGrid; this is the delivery log.")
     else:
@@ -29,8 +32,10 @@ def render() -> None:
     kinds = left.multiselect("Kind", KINDS, key="outbox_kinds")
     statuses = right.multiselect("Status", STATUSES, key="outbox_statuses")
     with runtime.db.session() as session:
-        zone = team_settings(session).zone
-        messages = recent_messages(session, kinds=kinds, statuses=statuses)
+        # A rep sees the e-mails addressed to them; the manager sees everything.
+        messages = recent_messages(session, kinds=kinds, statuses=statuses,
+                                   rep_id=None if viewer.is_manager else viewer.rep_id)
+    zone = ZoneInfo(viewer.time_zone)  # times in the reader's own zone
     if not messages:
         st.info("No e-mails yet.")
         return

@@ -22,6 +22,7 @@ from outreach.planner import local_day, plan_day, todays_plan
 from outreach.runtime import team_settings
 from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
+from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
 from outreach.ui.context import get_runtime
@@ -29,13 +30,6 @@ from outreach.ui.lead_list import lead_panel, live_countdown
 
 EVERYONE = "everyone"
 FORMS_SHOWN = 30  # the most urgent; the countdown table above lists every lead
-
-
-def flash() -> None:
-    if message := st.session_state.pop("flash", None):
-        st.success(message)
-    if message := st.session_state.pop("flash_error", None):
-        st.error(message)
 
 
 def whose_day(viewer: Viewer, reps: list[Rep]) -> int | None:

@@ -1,0 +1,78 @@
+"""Is the machinery working? Sheet sync, the worker's heartbeat and mail failures.
+
+Shown on the Team page (briefly) and the Data status page (in full): a manager
+should learn that the worker stopped before a rep's leads go cold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.orm import Session
+
+from outreach import lease
+from outreach.humanize import ago
+from outreach.models import OutboxMessage
+from outreach.outbox import recent_messages
+from outreach.sync import SyncStatus, sync_status
+from outreach.worker import LEASE_NAME, LEASE_TTL
+
+
+@dataclass(frozen=True)
+class Health:
+    sync: SyncStatus
+    heartbeat: tuple[str, datetime] | None  # (worker, when)
+    mail_failures: list[OutboxMessage]
+
+    def worker_alive(self, now: datetime) -> bool:
+        # The worker renews its lease every third of the TTL; two misses mean it is gone.
+        return self.heartbeat is not None and now - self.heartbeat[1] <= LEASE_TTL + timedelta(seconds=30)
+
+
+def read_health(session: Session, failures: int = 20) -> Health:
+    return Health(sync=sync_status(session), heartbeat=lease.last_heartbeat(session, LEASE_NAME),
+                  mail_failures=recent_messages(session, limit=failures, statuses=["failed"]))
+
+
+def health_summary(health: Health, now: datetime) -> None:
+    """Three lines: sheet, worker, mail. Green when fine, red when someone must act."""
+    sheet, worker, mail = st.columns(3)
+    last_good = health.sync.last_good
+    if health.sync.last_run is None:
+        sheet.info("Sheet: never synced", icon=":material/sync:")
+    elif health.sync.failing:
+        when = ago(last_good.started_at, now) if last_good else "never"
+        sheet.error(f"Sheet: last good sync {when}. {health.sync.problem}", icon=":material/sync_problem:")
+    else:
+        skipped = len(health.sync.last_run.problems)
+        sheet.success(f"Sheet: synced {ago(health.sync.last_run.started_at, now)}"
+                      + (f", {skipped} row(s) need attention" if skipped else ""), icon=":material/sync:")
+    if health.worker_alive(now):
+        worker.success(f"Worker: alive, last heartbeat {ago(health.heartbeat[1], now)}",
+                       icon=":material/favorite:")
+    elif health.heartbeat is None:
+        worker.warning("Worker: has never run. Reminders are not being sent.", icon=":material/heart_broken:")
+    else:
+        worker.error(f"Worker: silent since {ago(health.heartbeat[1], now)}. Reminders are not "
+                     "being sent; restart it.", icon=":material/heart_broken:")
+    if health.mail_failures:
+        latest = health.mail_failures[0]
+        mail.error(f"Mail: {len(health.mail_failures)} recent failure(s); latest: {latest.last_error}",
+                   icon=":material/mail:")
+    else:
+        mail.success("Mail: no failures", icon=":material/mail:")
+
+
+def mail_failures_table(health: Health, zone: ZoneInfo) -> None:
+    if not health.mail_failures:
+        return
+    st.subheader("E-mails that could not be delivered")
+    st.dataframe(pd.DataFrame([{
+        "when": m.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "kind": m.kind, "to": m.to_email, "subject": m.subject, "attempts": m.attempts,
+        "reason": m.last_error or ""} for m in health.mail_failures]),
+        hide_index=True, width="stretch")

@@ -1,0 +1,161 @@
+"""The manager's view: is the team calling, asking, and following up fast?
+
+Everything here comes from one team report (outreach.metrics) for the chosen
+dates and reps; the same per-rep table is the CSV download and the sheet's
+Team Summary tab.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import select
+
+from outreach import clock
+from outreach.access import Viewer
+from outreach.humanize import duration
+from outreach.metrics import Filters, OverdueLead, RepStats, TeamReport, summary_rows, team_report
+from outreach.models import Rep
+from outreach.runtime import team_settings
+from outreach.team_settings import TeamSettings
+from outreach.ui import charts
+from outreach.ui.actions import close_duplicate, flash, reassign_lead
+from outreach.ui.auth import current_viewer, require_manager
+from outreach.ui.context import get_runtime
+from outreach.ui.health import health_summary, read_health
+
+DEFAULT_DAYS = 30
+
+
+def choose_filters(reps: list[Rep], today: date) -> Filters:
+    left, right = st.columns([1, 2])
+    picked = left.date_input("Dates", value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
+                             max_value=today, key="team_dates", format="YYYY-MM-DD")
+    # While the second date is being picked the widget holds one date: show that day.
+    start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (today, today)
+    names = {r.id: r.name for r in reps}
+    chosen = right.multiselect("Reps", list(names), format_func=names.get, key="team_reps",
+                               placeholder="Everyone")
+    return Filters(start=start, end=end, rep_ids=frozenset(chosen) or None)
+
+
+def headline(report: TeamReport) -> None:
+    team = report.totals
+    cols = st.columns(5)
+    cols[0].metric("Calls made / planned", f"{team.calls_done} / {team.calls_planned}",
+                   f"{team.shortfall} short" if team.shortfall else None, delta_color="inverse",
+                   help="Referral calls logged against the reps' daily lists in these dates.")
+    cols[1].metric("Conversations", team.conversations,
+                   help="Connected calls with customers plus connected follow-ups of leads.")
+    cols[2].metric("Referrals", team.referrals,
+                   f"{team.referrals_per_ask:.2f} per ask" if team.referrals_per_ask is not None else None,
+                   delta_color="off",
+                   help="Names given on connected customer calls (every connected call ends with the ask).")
+    within_5 = team.share_within(5)
+    cols[3].metric("Reached within 5 min", f"{within_5:.0%}" if within_5 is not None else "–",
+                   help="Share of the leads that arrived in these dates whose first conversation came "
+                        "within 5 minutes. Leads still waiting count as missed once 5 minutes old.")
+    median = team.median_minutes
+    cols[4].metric("Median time to talk", duration(median * 60) if median is not None else "–",
+                   help="Median time from a lead arriving to the first logged conversation, "
+                        "nights and weekends included: that is what the lead experiences.")
+    never_line(team)
+
+
+def never_line(team: RepStats) -> None:
+    """The habit the product exists to break, in one sentence."""
+    if team.tries:
+        st.markdown(f"**{team.excuses} of {team.tries}** calls and follow-up attempts never became a "
+                    f"conversation ({team.voicemail} voicemail, {team.no_answer} no answer, "
+                    f"{team.wrong_number} wrong number). A voicemail is not a follow-up.")
+
+
+def rep_table(report: TeamReport) -> None:
+    st.subheader("By rep")
+    rows = summary_rows(report)
+    if not rows:
+        st.info("No reps match these filters.")
+        return
+    frame = pd.DataFrame(rows)
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.download_button("Download CSV", frame.to_csv(index=False).encode(), "team-summary.csv",
+                       "text/csv", key="team_csv", icon=":material/download:")
+
+
+def team_charts(report: TeamReport) -> None:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Calls per day vs. quota")
+        st.altair_chart(charts.calls_per_day(report.daily), width="stretch")
+    with right:
+        st.subheader("Speed to lead")
+        st.altair_chart(charts.speed_to_lead(report.speed_minutes, report.unreached), width="stretch")
+    st.subheader("From ask to deal")
+    st.altair_chart(charts.funnel(report.funnel), width="stretch")
+
+
+def overdue_table(overdue: list[OverdueLead], team: TeamSettings) -> pd.DataFrame:
+    zone = team.zone
+    return pd.DataFrame([{
+        "lead": o.name, "kind": o.kind, "owner": o.owner_name,
+        "waiting": duration(o.age_minutes * 60), "attempts": o.attempts, "status": o.status,
+        "arrived": o.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "phone": o.phone or ""} for o in overdue])
+
+
+def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: TeamSettings) -> None:
+    overdue = report.overdue
+    st.subheader(f"Overdue leads right now ({len(overdue)})")
+    if not overdue:
+        st.success("Every lead has been reached in time.")
+        return
+    if report.value_at_risk is not None:
+        st.warning(f"Value at risk: {report.value_at_risk:,.0f} "
+                   f"({len(overdue)} lead(s) × the average deal value in the Settings tab).")
+    table = overdue_table(overdue, team)
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.download_button("Download CSV", table.to_csv(index=False).encode(), "overdue-leads.csv",
+                       "text/csv", key="overdue_csv", icon=":material/download:")
+    lead_actions(viewer, overdue, reps)
+
+
+def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep]) -> None:
+    by_id = {o.lead_id: o for o in overdue}
+    pick, owner, reassign, close = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+    lead_id = pick.selectbox("Lead", list(by_id), key="overdue_lead",
+                             format_func=lambda i: f"{by_id[i].name} ({by_id[i].owner_name}, "
+                                                   f"{duration(by_id[i].age_minutes * 60)})")
+    if lead_id is None:
+        return
+    others = {r.id: r.name for r in reps if r.id != by_id[lead_id].owner_id}
+    owner.selectbox("New owner", list(others), format_func=others.get, key="overdue_owner")
+    reassign.button("Reassign", key="overdue_reassign", on_click=reassign_lead,
+                    args=(viewer, lead_id, "overdue_owner"), disabled=not others)
+    close.button("Close as duplicate", key="overdue_close", on_click=close_duplicate,
+                 args=(viewer, lead_id))
+
+
+def render() -> None:
+    viewer = current_viewer()
+    require_manager(viewer)
+    runtime = get_runtime()
+    now = clock.now()
+    with runtime.db.session() as session:
+        team = team_settings(session)
+        reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
+        health = read_health(session)
+    st.title("Team")
+    flash()
+    health_summary(health, now)
+    filters = choose_filters(reps, now.astimezone(team.zone).date())
+    with st.spinner("Counting calls and leads…"), runtime.db.session() as session:
+        report = team_report(session, filters, now, team)
+    headline(report)
+    rep_table(report)
+    team_charts(report)
+    overdue_leads(viewer, report, reps, team)
+
+
+render()
