@@ -13,7 +13,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import OutreachError
-from outreach.models import Lead, Rep
+from outreach.models import Lead, PlannedCall, Rep
 
 Q = TypeVar("Q", bound=Select)
 
@@ -59,3 +59,16 @@ def lead_for(session: Session, viewer: Viewer, lead_id: int, *, for_update: bool
     if lead is None:
         raise NotAllowed(f"lead {lead_id} is not one of your leads")
     return lead
+
+
+def planned_call_for(session: Session, viewer: Viewer, planned_call_id: int) -> PlannedCall:
+    """A call on the viewer's list (a manager: anyone's); locked on PostgreSQL until the save ends."""
+    query = select(PlannedCall).where(PlannedCall.id == planned_call_id)
+    if not viewer.is_manager:
+        query = query.where(PlannedCall.rep_id == viewer.rep_id)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update()
+    planned = session.scalar(query)
+    if planned is None:
+        raise NotAllowed("this call is no longer on your list")
+    return planned

@@ -3,14 +3,15 @@
 Sent once per rep per working day at the Call List Time of the rep's own zone.
 The outbox key ``call-list:<rep>:<date>`` makes "once" hold across restarts and
 several workers. A worker that was down at 07:30 sends it when it comes back,
-until noon; after that the day's list is recorded as skipped (and logged), because
-a call list arriving at 3 pm does more harm than good.
+until noon (or two hours after a Call List Time later than 10:00); after that the
+day's list is recorded as skipped (and logged), because a call list arriving at
+3 pm does more harm than good.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -29,7 +30,8 @@ from outreach.team_settings import TeamSettings
 
 log = logging.getLogger(__name__)
 
-TOO_LATE = time(12, 0)
+TOO_LATE = time(12, 0)  # a list that arrives after lunch does more harm than good
+CATCH_UP = timedelta(hours=2)  # ... unless the team's list time itself is late in the day
 
 
 def call_list_key(rep_id: int, day: date) -> str:
@@ -40,8 +42,7 @@ def _first_name(name: str) -> str:
     return name.split()[0] if name.strip() else name
 
 
-def _customer_item(customer: Customer, team: TeamSettings) -> dict[str, object]:
-    zone = team.zone
+def _customer_item(customer: Customer, team: TeamSettings, zone: ZoneInfo) -> dict[str, object]:
     return {
         "name": customer.full_name, "company": customer.company, "phone": customer.phone,
         "phone_display": display(customer.phone, team.phone_region),
@@ -77,7 +78,8 @@ def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
     rendered = render_email(
         "call_list", rep={"first_name": _first_name(rep.name), "name": rep.name},
         day_label=day.strftime("%A %d %B").replace(" 0", " "),
-        items=[_customer_item(c, team) for c in open_items], script=script, leads=leads,
+        items=[_customer_item(c, team, ZoneInfo(rep.time_zone)) for c in open_items], script=script,
+        leads=leads,
         overdue_count=sum(1 for lead in leads if lead["overdue"]), app_url=team.app_url,
         team_name=team.sender_name,
     )
@@ -86,30 +88,49 @@ def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
                  html=rendered.html, rep_id=rep.id)
 
 
+def send_deadline(team: TeamSettings) -> time:
+    """Local time after which a late list is skipped: noon, or two hours after a later list time."""
+    late = datetime.combine(date.min, team.call_list_time) + CATCH_UP
+    return max(TOO_LATE, late.time()) if late.date() == date.min else time.max
+
+
 def enqueue_due_call_lists(session: Session, now: datetime, team: TeamSettings) -> int:
     """Queue every call list whose time has come; record the ones it is too late for."""
     calendar = WorkCalendar(team)
-    queued = 0
+    due = []
     for rep in session.scalars(select(Rep).where(Rep.active.is_(True), Rep.daily_calls > 0)):
         zone = ZoneInfo(rep.time_zone)
         day = now.astimezone(zone).date()
-        if not calendar.is_workday(day) or now < calendar.at_local(day, team.call_list_time, zone):
-            continue
-        key = call_list_key(rep.id, day)
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None:
-            continue
-        if now >= calendar.at_local(day, TOO_LATE, zone):
-            _record_skipped(session, rep, day, now)
+        if calendar.is_workday(day) and now >= calendar.at_local(day, team.call_list_time, zone):
+            due.append((rep, day, zone))
+    # One query for the whole team: at 10,000 reps a lookup per rep every tick adds up.
+    handled = _existing_keys(session, [call_list_key(rep.id, day) for rep, day, _ in due])
+    deadline = send_deadline(team)
+    queued = 0
+    for rep, day, zone in due:
+        if call_list_key(rep.id, day) in handled:
             continue
         email = compose_call_list(session, rep, day, team, now)
-        if email is not None and enqueue(session, email, now):
+        if email is None:
+            continue  # no list yet, or nothing left open on it: nothing to send or to miss
+        if now >= calendar.at_local(day, deadline, zone):
+            _record_skipped(session, rep, day, now, deadline)
+        elif enqueue(session, email, now):
             queued += 1
     return queued
 
 
-def _record_skipped(session: Session, rep: Rep, day: date, now: datetime) -> None:
+def _existing_keys(session: Session, keys: list[str], chunk: int = 5000) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), chunk):
+        found.update(session.scalars(select(OutboxMessage.key)
+                                     .where(OutboxMessage.key.in_(keys[start:start + chunk]))))
+    return found
+
+
+def _record_skipped(session: Session, rep: Rep, day: date, now: datetime, deadline: time) -> None:
     reason = (f"not sent: the call list for {day.isoformat()} was due at the call-list time but "
-              "the worker was not running before noon")
+              f"the worker was not running before {deadline:%H:%M}")
     skipped = Email(key=call_list_key(rep.id, day), kind="call-list", to_email=rep.email,
                     to_name=rep.name, subject=f"(skipped) call list for {day.isoformat()}",
                     text=reason, html="", rep_id=rep.id)
@@ -117,5 +138,5 @@ def _record_skipped(session: Session, rep: Rep, day: date, now: datetime) -> Non
         session.execute(OutboxMessage.__table__.update()
                         .where(OutboxMessage.key == skipped.key)
                         .values(status="skipped", last_error=reason))
-        log.warning("call list for %s on %s skipped: the worker was down until after noon",
-                    rep.email, day.isoformat())
+        log.warning("call list for %s on %s skipped: the worker was down until after %s",
+                    rep.email, day.isoformat(), f"{deadline:%H:%M}")

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from outreach.access import Viewer, check_rep
+from outreach.access import NotAllowed, Viewer, leads_visible_to, planned_call_for
 from outreach.errors import OutreachError
 from outreach.followup import start_following_up
 from outreach.leads import concern_owner
@@ -79,6 +79,7 @@ class CallSaved:
 
 @dataclass(frozen=True)
 class _Referral:
+    number: int  # the row on the form, so errors land next to the right fields
     first_name: str
     last_name: str
     phone: str | None
@@ -92,12 +93,15 @@ def log_call(session: Session, viewer: Viewer, data: CallInput, team: TeamSettin
     earlier = session.scalar(select(Call).where(Call.client_token == data.client_token))
     if earlier is not None:
         return _repeat(session, earlier)
-    planned = session.get(PlannedCall, data.planned_call_id)
-    if planned is None:
-        raise FormErrors({"form": "this call is no longer on your list"})
-    check_rep(viewer, planned.rep_id)
+    try:
+        planned = planned_call_for(session, viewer, data.planned_call_id)
+    except NotAllowed as exc:
+        raise FormErrors({"form": str(exc)}) from None
+    if planned.status != "open":
+        # Saved already (a second click after the page moved on), or skipped: one call per slot.
+        raise FormErrors({"form": "this call was already logged; nothing was doubled"})
     customer = session.get(Customer, planned.customer_id)
-    referrals = _checked(session, data, team)
+    referrals = _checked(session, viewer, data, team)
     call = Call(rep_id=planned.rep_id, customer_id=customer.id, planned_call_id=planned.id,
                 outcome=data.outcome, liked_best=data.liked_best.strip(),
                 do_better=data.do_better.strip(), concern=data.concern, created_at=now,
@@ -160,7 +164,7 @@ def _referral_lead(referral: _Referral, rep: Rep, customer: Customer, call: Call
                 call_id=call.id, created_at=now)
 
 
-def _checked(session: Session, data: CallInput, team: TeamSettings) -> list[_Referral]:
+def _checked(session: Session, viewer: Viewer, data: CallInput, team: TeamSettings) -> list[_Referral]:
     errors: dict[str, str] = {}
     if data.outcome not in OUTCOMES:
         errors["outcome"] = "choose what happened on the call"
@@ -176,7 +180,7 @@ def _checked(session: Session, data: CallInput, team: TeamSettings) -> list[_Ref
         checked = _check_referral(number, referral, team, errors)
         if checked is not None:
             referrals.append(checked)
-    _flag_duplicates(session, referrals, errors)
+    _flag_duplicates(session, viewer, referrals, errors)
     if errors:
         raise FormErrors(errors)
     return referrals
@@ -203,24 +207,24 @@ def _check_referral(number: int, referral: ReferralInput, team: TeamSettings,
         errors[f"{prefix}.phone"] = "a referral needs a phone number or an e-mail to follow up"
     if any(key.startswith(prefix) for key in errors):
         return None
-    return _Referral(first or last, last if first else "", phone, email, referral)
+    return _Referral(number, first or last, last if first else "", phone, email, referral)
 
 
-def _flag_duplicates(session: Session, referrals: list[_Referral], errors: dict[str, str]) -> None:
+def _flag_duplicates(session: Session, viewer: Viewer, referrals: list[_Referral],
+                     errors: dict[str, str]) -> None:
     """Point at the lead or customer a referral already is, instead of doubling it."""
     seen: dict[str, int] = {}
-    for number, referral in enumerate(referrals):
-        contacts = [c for c in (referral.phone, referral.email) if c]
-        for contact in contacts:
+    for referral in referrals:
+        for contact in (c for c in (referral.phone, referral.email) if c):
             if contact in seen:
-                errors[f"referral.{number}.phone"] = f"same person as referral {seen[contact] + 1}"
-            seen.setdefault(contact, number)
-        match = _existing(session, referral)
+                errors[f"referral.{referral.number}.phone"] = f"same person as referral {seen[contact] + 1}"
+            seen.setdefault(contact, referral.number)
+        match = _existing(session, viewer, referral)
         if match:
-            errors[f"referral.{number}.duplicate"] = match
+            errors[f"referral.{referral.number}.duplicate"] = match
 
 
-def _existing(session: Session, referral: _Referral) -> str | None:
+def _existing(session: Session, viewer: Viewer, referral: _Referral) -> str | None:
     conditions = []
     for column_lead, column_customer, value in ((Lead.phone, Customer.phone, referral.phone),
                                                 (Lead.email, Customer.email, referral.email)):
@@ -228,13 +232,18 @@ def _existing(session: Session, referral: _Referral) -> str | None:
             conditions.append((column_lead == value, column_customer == value))
     if not conditions:
         return None
-    lead = session.scalar(select(Lead).where(or_(*(c[0] for c in conditions))).order_by(Lead.id).limit(1))
-    if lead is not None:
+    name = f"{referral.first_name} {referral.last_name}".strip()
+    lead_id = session.scalar(select(Lead.id).where(or_(*(c[0] for c in conditions)))
+                             .order_by(Lead.id).limit(1))
+    if lead_id is not None:
+        lead = session.scalar(leads_visible_to(viewer, select(Lead).where(Lead.id == lead_id)))
+        if lead is None:  # another rep's lead: say so, without showing it
+            return f"{name} is already another rep's lead; ask your manager before adding them again"
         owner = session.get(Rep, lead.owner_id)
-        return (f"{referral.first_name} {referral.last_name}".strip()
-                + f" is already a lead: {lead.full_name} (lead {lead.id}, {owner.name}'s) "
+        return (f"{name} is already a lead: {lead.full_name} (lead {lead.id}, {owner.name}'s) "
                 f"[open it](?lead={lead.id})")
     customer = session.scalar(select(Customer).where(or_(*(c[1] for c in conditions))).limit(1))
     if customer is not None:
-        return f"{customer.full_name} is already a customer ({customer.company or 'no company'})"
+        return (f"{customer.full_name} is already a customer ({customer.company or 'no company'}): "
+                "ask them for referrals on their own call instead")
     return None

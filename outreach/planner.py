@@ -28,15 +28,17 @@ import numpy as np
 from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import Session
 
+from outreach.access import Viewer, check_rep
 from outreach.business_hours import WorkCalendar
 from outreach.db import Database
 from outreach.errors import OutreachError
-from outreach.models import Customer, PlannedCall, Rep
+from outreach.models import Call, Customer, PlannedCall, Rep
 from outreach.phones import display
 from outreach.team_settings import TeamSettings
 
 PLAN_AHEAD = timedelta(minutes=60)  # plans are built this long before the call-list time
 NEVER_ASKED = -1  # sorts before every real timestamp
+PLAN_LOCK = 0x504C414E << 24  # "PLAN": keeps our advisory lock ids apart from anyone else's
 
 
 def local_day(now: datetime, rep: Rep) -> date:
@@ -66,18 +68,24 @@ def rank(customer_ids: np.ndarray, asked: np.ndarray, day: date) -> np.ndarray:
 def _candidates(session: Session, day: date, cutoff: datetime,
                 only_owners: Iterable[int] | None = None) -> tuple[np.ndarray, ...]:
     """Eligible customers as (ids, asked-at epoch seconds, owning rep id or -1)."""
-    owner = select(Rep.id, Rep.email).where(Rep.active.is_(True)).subquery()
+    # Only reps who make calls own customers for planning: a manager's customers are shared out.
+    owner = select(Rep.id, Rep.email).where(Rep.active.is_(True), Rep.daily_calls > 0).subquery()
     taken = select(PlannedCall.customer_id).where(PlannedCall.plan_date == day)
+    # A number found wrong stays out until the sheet changes the customer (a new number).
+    wrong = (select(Call.customer_id, func.max(Call.created_at).label("at"))
+             .where(Call.outcome == "wrong_number").group_by(Call.customer_id).subquery())
     asked = func.coalesce(func.extract("epoch", Customer.last_asked_at), NEVER_ASKED)
     query = (
         select(Customer.id, asked, func.coalesce(owner.c.id, -1))
         .outerjoin(owner, owner.c.email == Customer.owner_email)
+        .outerjoin(wrong, wrong.c.customer_id == Customer.id)
         .where(
             Customer.active.is_(True),
             Customer.phone.is_not(None),
             Customer.do_not_call.is_(False),
             Customer.do_not_call_requested_at.is_(None),
             (Customer.last_asked_at.is_(None)) | (Customer.last_asked_at < cutoff),
+            (wrong.c.at.is_(None)) | (wrong.c.at < Customer.updated_at),
             Customer.id.not_in(taken),
         )
     )
@@ -122,6 +130,7 @@ def allocate(quotas: dict[int, int], ids: np.ndarray, asked: np.ndarray, owners:
 def plan_day(session: Session, day: date, reps: list[Rep], team: TeamSettings,
              now: datetime) -> dict[int, list[int]]:
     """Create the day's plan for the reps who have none yet; return what was added per rep."""
+    _lock_the_day(session, day)
     planned = set(session.scalars(
         select(PlannedCall.rep_id).where(PlannedCall.plan_date == day).distinct()))
     calendar = WorkCalendar(team)
@@ -140,6 +149,16 @@ def plan_day(session: Session, day: date, reps: list[Rep], team: TeamSettings,
     if rows:
         session.execute(insert(PlannedCall), rows)
     return picks
+
+
+def _lock_the_day(session: Session, day: date) -> None:
+    """One planner per day at a time (the worker and a rep's "build now" button may race).
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite lets one writer in at a time, and
+    the loser of a race fails on commit instead of writing a second plan.
+    """
+    if session.bind.dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(PLAN_LOCK + day.toordinal())))
 
 
 def reps_due_for_plans(session: Session, now: datetime, team: TeamSettings) -> dict[date, list[Rep]]:
@@ -173,12 +192,14 @@ def replace_planned_call(session: Session, planned_call: PlannedCall, reason: st
     """Mark a planned call skipped or wrong number and add its one replacement (idempotent)."""
     if reason not in ("skipped", "wrong_number"):
         raise ValueError(f"unknown reason {reason!r}")
-    if planned_call.status == "open":
-        planned_call.status = reason
     existing = session.scalar(select(PlannedCall).where(
         PlannedCall.replacement_for_id == planned_call.id))
     if existing is not None:
-        return existing
+        return existing  # a second click: still one replacement
+    if planned_call.status != "open":
+        # A logged call has used its slot; only an untouched one may be swapped.
+        raise OutreachError("this call was already logged, so it cannot be skipped")
+    planned_call.status = reason
     rep = session.get(Rep, planned_call.rep_id)
     assert rep is not None
     cutoff = now - timedelta(days=team.referral_cooldown_days)
@@ -194,6 +215,14 @@ def replace_planned_call(session: Session, planned_call: PlannedCall, reason: st
     session.add(replacement)
     session.flush()
     return replacement
+
+
+def visible_plan(session: Session, viewer: Viewer, rep_id: int,
+                 day: date) -> list[tuple[PlannedCall, Customer]]:
+    """A day's list as a page may show it: a rep only their own, a manager anyone's."""
+    check_rep(viewer, rep_id)
+    rep = session.get(Rep, rep_id)
+    return todays_plan(session, rep, day) if rep is not None else []
 
 
 def todays_plan(session: Session, rep: Rep, day: date) -> list[tuple[PlannedCall, Customer]]:

@@ -94,7 +94,8 @@ def team_summary_table(session: Session, team: TeamSettings, now: datetime) -> T
     rows = summary_rows(team_report(session, filters, now, team))
     period = f"{filters.start:%Y-%m-%d} to {filters.end:%Y-%m-%d}"
     header = [*SUMMARY_HEADER, "Period"]
-    return [header, *([*row.values(), period] for row in rows)]
+    blank = ""  # a cell with nothing to measure
+    return [header, *([*(blank if v is None else v for v in row.values()), period] for row in rows)]
 
 
 TableBuilder = Callable[[Session, TeamSettings, datetime], Table]

@@ -98,7 +98,7 @@ def test_after_noon_the_call_list_is_skipped_and_logged_never_sent(
         run_worker(team, at(monday, 12, 20, NEW_YORK), at(monday, 13, 0, NEW_YORK))
     jordan = [m for e, m in call_lists(team) if e == "jordan.rivera@example.com"]
     assert [m.status for m in jordan] == ["skipped"]
-    assert "worker was not running before noon" in jordan[0].last_error
+    assert "worker was not running before 12:00" in jordan[0].last_error
     assert "call list for jordan.rivera@example.com on 2026-11-23 skipped" in caplog.text
     # 12:20 in New York is 09:20 in Los Angeles: before noon there, so Sam still gets his.
     assert sent_local(call_lists(team), "sam.okafor@example.com", LOS_ANGELES) == ["Mon 23 09:20"]

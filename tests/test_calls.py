@@ -52,10 +52,20 @@ def test_a_double_click_never_makes_two_calls_or_leads(database: Database) -> No
         assert count(session, OutboxMessage) == 2  # one alert per lead
 
 
+def test_a_logged_call_cannot_be_logged_again_from_a_fresh_form(database: Database) -> None:
+    """The page clears the form after a save; a late second click arrives with a new token."""
+    with database.session() as session, session.begin():
+        ann, _, planned = setup(session)
+        log_call(session, ann, two_referrals(planned.id, token="first"), TEAM, NOW)
+        with pytest.raises(FormErrors, match="already logged"):
+            log_call(session, ann, two_referrals(planned.id, token="second"), TEAM, NOW)
+        assert (count(session, Call), count(session, Lead)) == (1, 2)
+
+
 def test_another_reps_call_cannot_be_logged(database: Database) -> None:
     with database.session() as session, session.begin():
         _, bob, planned = setup(session)
-        with pytest.raises(NotAllowed):
+        with pytest.raises(FormErrors, match="no longer on your list"):
             log_call(session, bob, two_referrals(planned.id), TEAM, NOW)
 
 
@@ -90,3 +100,18 @@ def test_a_rep_cannot_log_a_follow_up_on_another_reps_lead(database: Database) -
         with pytest.raises(NotAllowed):
             log_followup(session, bob, lead.id, "connected", NOW)
         assert log_followup(session, ann, lead.id, "connected", NOW).status == "connected"
+
+
+def test_a_duplicate_is_named_next_to_its_own_row_and_another_reps_lead_stays_private(
+        database: Database) -> None:
+    with database.session() as session, session.begin():
+        ann, bob, planned = setup(session)
+        add_lead(session, session.get(Rep, bob.rep_id), "Secret Person", phone="+16175550177")
+        form = CallInput(planned_call_id=planned.id, outcome="connected", client_token="t",
+                         referrals=(ReferralInput(), ReferralInput(first_name="Nope", phone="12"),
+                                    ReferralInput(first_name="Sam", phone="617-555-0177")))
+        with pytest.raises(FormErrors) as caught:
+            log_call(session, ann, form, TEAM, NOW)
+        flagged = caught.value.errors["referral.2.duplicate"]
+        assert "another rep's lead" in flagged and "Secret" not in flagged and "?lead=" not in flagged
+        assert "referral.1.phone" in caught.value.errors

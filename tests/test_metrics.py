@@ -200,7 +200,7 @@ def test_team_summary_tab_is_the_same_table_written_raw(history: History) -> Non
     header, *rows = tables[TEAM_SUMMARY_TAB]
     expected = summary_rows(report)
     assert header[:-1] == list(expected[0]) and header[-1] == "Period"
-    assert [row[:-1] for row in rows] == [list(r.values()) for r in expected]
+    assert [row[:-1] for row in rows] == [["" if v is None else v for v in r.values()] for r in expected]
     assert rows[0][-1] == "2026-10-18 to 2026-11-16"
     # Nothing changed: nothing to write.
     with history.db.session() as session:

@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from outreach.access import Viewer
+from outreach.calls import CallInput, log_call
 from outreach.db import Database
-from outreach.models import PlannedCall
+from outreach.errors import OutreachError
+from outreach.models import Call, Customer, PlannedCall
 from outreach.planner import plan_day, rank, replace_planned_call, todays_plan
 from outreach.team_settings import TeamSettings
 from tests.conftest import MONDAY_9AM_NY
@@ -98,6 +102,44 @@ def test_skip_and_wrong_number_each_earn_exactly_one_replacement(database: Datab
         assert len({c.id for _, c in plan}) == 5
 
 
+def test_a_logged_call_cannot_be_skipped_for_a_replacement(database: Database) -> None:
+    with database.session() as session, session.begin():
+        ann = add_rep(session, "ann@example.com", daily_calls=1)
+        for n in range(3):
+            add_customer(session, f"Cust {n}")
+        plan_day(session, MONDAY, [ann], TEAM, NOW)
+        ((planned, _),) = todays_plan(session, ann, MONDAY)
+        planned.status = "done"
+        with pytest.raises(OutreachError, match="already logged"):
+            replace_planned_call(session, planned, "skipped", TEAM, NOW)
+        assert len(todays_plan(session, ann, MONDAY)) == 1
+
+
+def test_a_wrong_number_stays_off_the_lists_until_the_sheet_changes_it(database: Database) -> None:
+    with database.session() as session, session.begin():
+        ann = add_rep(session, "ann@example.com", daily_calls=1)
+        wrong = add_customer(session, "Wrong Number")
+        plan_day(session, MONDAY, [ann], TEAM, NOW)
+        ((planned, _),) = todays_plan(session, ann, MONDAY)
+        log_call(session, Viewer.of(ann), CallInput(planned.id, "wrong_number", "t"), TEAM, NOW)
+        tuesday = MONDAY + timedelta(days=1)
+        plan_day(session, tuesday, [ann], TEAM, NOW + timedelta(days=1))
+        assert todays_plan(session, ann, tuesday) == []
+        wrong.phone, wrong.updated_at = "+12125550999", NOW + timedelta(days=1)  # fixed in the sheet
+        wednesday = tuesday + timedelta(days=1)
+        plan_day(session, wednesday, [ann], TEAM, NOW + timedelta(days=2))
+        assert names(session, ann, wednesday) == ["Wrong Number"]
+
+
+def test_a_managers_customers_are_shared_out_to_the_callers(database: Database) -> None:
+    with database.session() as session, session.begin():
+        add_rep(session, "boss@example.com", daily_calls=0, role="manager")
+        ann = add_rep(session, "ann@example.com", daily_calls=1)
+        add_customer(session, "Boss Customer", owner="boss@example.com")
+        plan_day(session, MONDAY, [ann], TEAM, NOW)
+        assert names(session, ann) == ["Boss Customer"]
+
+
 def test_unfinished_calls_go_back_to_the_pool_not_onto_tomorrow(database: Database) -> None:
     with database.session() as session, session.begin():
         ann = add_rep(session, "ann@example.com")
@@ -148,5 +190,64 @@ def test_plans_keep_their_promises(sqlite_db: Database, quotas, customers) -> No
             for customer in (by_id[c] for c in picks):
                 assert not customer.do_not_call  # never a Do Not Call customer
                 assert customer.last_asked_at is None or NOW - customer.last_asked_at > timedelta(days=90)
-                assert customer.owner_email in (None, rep.email)  # never another rep's customer
+                # never another caller's customer (a manager's, with no quota, are shared out)
+                owner = next((r for r in reps if r.email == customer.owner_email), None)
+                assert owner is None or owner is rep or owner.daily_calls == 0
         session.rollback()
+
+
+DAY_ACTIONS = st.sampled_from(["connected", "voicemail", "wrong_number", "skip", "leave"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    quotas=st.lists(st.integers(min_value=1, max_value=3), min_size=1, max_size=3),
+    customers=st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans()),  # dnc, phone, asked lately
+                       min_size=1, max_size=20),
+    actions=st.lists(DAY_ACTIONS, min_size=30, max_size=30),
+)
+def test_a_week_of_plans_keeps_its_promises(sqlite_db: Database, quotas, customers,  # type: ignore[no-untyped-def]
+                                            actions) -> None:
+    """Five working days of calls, skips and wrong numbers: the promises hold every day."""
+    todo = iter(actions * 10)
+    with sqlite_db.session() as session:
+        reps = [add_rep(session, f"w{i}@example.com", daily_calls=q) for i, q in enumerate(quotas)]
+        for n, (dnc, phone, lately) in enumerate(customers):
+            add_customer(session, f"W {n}", do_not_call=dnc, phone="auto" if phone else None,
+                         last_asked_at=NOW - timedelta(days=10) if lately else None)
+        for offset in range(5):
+            day, now = MONDAY + timedelta(days=offset), NOW + timedelta(days=offset)
+            plan_day(session, day, reps, TEAM, now)
+            for rep in reps:
+                for planned, _ in todays_plan(session, rep, day):
+                    act_on(session, rep, planned, next(todo), now)
+            check_the_day(session, reps, day, now)
+        session.rollback()
+
+
+def act_on(session, rep, planned, action: str, now) -> None:  # type: ignore[no-untyped-def]
+    if planned.status != "open" or action == "leave":
+        return
+    if action == "skip":
+        replace_planned_call(session, planned, "skipped", TEAM, now)
+        return
+    log_call(session, Viewer.of(rep), CallInput(planned.id, action, f"{planned.id}-{action}"), TEAM, now)
+
+
+def check_the_day(session, reps, day: date, now) -> None:  # type: ignore[no-untyped-def]
+    rows = session.scalars(select(PlannedCall).where(PlannedCall.plan_date == day)).all()
+    assert len({p.customer_id for p in rows}) == len(rows)  # nobody on two lists
+    replaced = [p.replacement_for_id for p in rows if p.replacement_for_id]
+    assert len(replaced) == len(set(replaced))  # one replacement per skip, at most
+    for rep in reps:
+        mine = [p for p in rows if p.rep_id == rep.id]
+        assert len(mine) - sum(1 for p in mine if p.replacement_for_id) <= rep.daily_calls  # quota
+    for planned in rows:
+        customer = session.get(Customer, planned.customer_id)
+        assert not customer.is_do_not_call and customer.phone is not None
+        asked_before = [c for c in session.scalars(select(Call).where(
+            Call.customer_id == customer.id, Call.outcome == "connected", Call.created_at < now))]
+        assert not asked_before, "asked again inside the cooldown"
+        wrong_before = session.scalar(select(Call.id).where(
+            Call.customer_id == customer.id, Call.outcome == "wrong_number", Call.created_at < now))
+        assert wrong_before is None, "a wrong number came back before the sheet fixed it"

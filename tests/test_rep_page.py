@@ -118,8 +118,8 @@ def test_when_the_database_refuses_halfway_nothing_is_half_saved_and_the_form_is
 
 def test_a_duplicate_referral_is_flagged_with_a_link_not_doubled(monday: Runtime) -> None:
     with monday.db.session() as session, session.begin():
-        priya = session.scalar(select(Rep).where(Rep.email == PRIYA))
-        add_lead(session, priya, "Ivy Known", phone="+16175550193")
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        add_lead(session, jordan, "Ivy Known", phone="+16175550193")
     at = as_rep(JORDAN)
     prefix = f"call{first_planned(monday, JORDAN).id}_"
     at.radio(key=f"{prefix}outcome").set_value("connected")

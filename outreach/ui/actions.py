@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from outreach import clock
-from outreach.access import Viewer, check_rep
+from outreach.access import Viewer, planned_call_for
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
 from outreach.errors import OutreachError
 from outreach.followup import alert_key
 from outreach.leads import close_as_duplicate, log_followup, reassign
-from outreach.models import Lead, PlannedCall
+from outreach.models import Lead
 from outreach.planner import replace_planned_call
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime
@@ -102,11 +102,13 @@ def skip_call(viewer: Viewer, planned_call_id: int) -> None:
     runtime = get_runtime()
     try:
         with runtime.db.session() as session, session.begin():
-            planned = session.get(PlannedCall, planned_call_id)
-            check_rep(viewer, planned.rep_id)
+            planned = planned_call_for(session, viewer, planned_call_id)
             replacement = replace_planned_call(session, planned, "skipped", team_settings(session),
                                                clock.now())
-    except (OutreachError, SQLAlchemyError) as exc:
+    except OutreachError as exc:
+        st.session_state["flash_error"] = f"Not skipped: {exc}."
+        return
+    except SQLAlchemyError as exc:
         st.session_state["flash_error"] = SAVE_FAILED.format(type(exc).__name__)
         return
     st.session_state["flash"] = ("Skipped. A replacement is on your list." if replacement

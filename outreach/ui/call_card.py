@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import streamlit as st
 
 from outreach.access import Viewer
@@ -26,7 +28,7 @@ def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, regi
         st.markdown(f"#### {planned.position}. {_md(customer.full_name)}"
                     + (f" · {_md(customer.company)}" if customer.company else "")
                     + (f"  \n{badge}" if badge else ""))
-        _details(customer, region)
+        _details(customer, region, ZoneInfo(viewer.time_zone))
         if planned.status == "open":
             with st.expander("Log this call", expanded=expanded):
                 st.caption(f"Say: “{_md(script)}”")
@@ -35,7 +37,7 @@ def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, regi
                       args=(viewer, planned.id), help="You get one replacement for a skip.")
 
 
-def _details(customer: Customer, region: str) -> None:
+def _details(customer: Customer, region: str, zone: ZoneInfo) -> None:
     phone = display(customer.phone, region)
     left, middle, right = st.columns(3)
     left.markdown(f":material/call: [{phone}](tel:{customer.phone})" if customer.phone
@@ -43,7 +45,8 @@ def _details(customer: Customer, region: str) -> None:
     middle.markdown(f":material/mail: {_md(customer.email)}" if customer.email
                     else ":material/mail: no e-mail")
     since = customer.customer_since.strftime("%b %Y") if customer.customer_since else "unknown"
-    asked = customer.last_asked_at.strftime("%d %b %Y") if customer.last_asked_at else "never"
+    asked = (customer.last_asked_at.astimezone(zone).strftime("%d %b %Y") if customer.last_asked_at
+             else "never")
     right.caption(f"Customer since {since} · last asked {asked}")
     if customer.notes:
         st.caption(f":material/sticky_note_2: {_md(customer.notes)}")

@@ -6,19 +6,21 @@ address ``?lead=ID`` (every e-mail links there) opens that lead first.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import streamlit as st
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from outreach import clock
 from outreach.access import NotAllowed, Viewer, check_rep, lead_for
 from outreach.business_hours import WorkCalendar
 from outreach.leads import lead_histories, lead_history, leads_to_follow_up
 from outreach.models import Customer, Rep
-from outreach.planner import local_day, plan_day, todays_plan
+from outreach.planner import local_day, plan_day, visible_plan
 from outreach.runtime import team_settings
 from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
@@ -27,6 +29,8 @@ from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
 from outreach.ui.context import get_runtime
 from outreach.ui.lead_list import lead_panel, live_countdown
+
+log = logging.getLogger(__name__)
 
 EVERYONE = "everyone"
 FORMS_SHOWN = 30  # the most urgent; the countdown table above lists every lead
@@ -45,7 +49,7 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     runtime = get_runtime()
     day = local_day(clock.now(), rep)
     with runtime.db.session() as session:
-        plan = todays_plan(session, rep, day)
+        plan = visible_plan(session, viewer, rep.id, day)
     st.subheader(f"{'Your' if rep.id == viewer.rep_id else rep.name + chr(39) + 's'} calls · "
                  f"{day:%A} {day.day} {day:%B}")
     if not plan:
@@ -70,9 +74,14 @@ def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
     elif not calendar.is_workday(day):
         st.caption(f"{calendar.holiday_name(day) or 'Not a workday'}: no calls today.")
     elif st.button("Build today's list now", key="build_plan"):
-        with get_runtime().db.session() as session, session.begin():
-            check_rep(viewer, rep.id)
-            plan_day(session, day, [rep], team_settings(session), clock.now())
+        try:
+            with get_runtime().db.session() as session, session.begin():
+                check_rep(viewer, rep.id)
+                plan_day(session, day, [rep], team_settings(session), clock.now())
+        except SQLAlchemyError:
+            # Most likely the worker built it at the same moment: show whatever is there now.
+            log.warning("building %s's list for %s failed; showing what is there", rep.email, day,
+                        exc_info=True)
         st.rerun()
     else:
         st.caption(f"Your list is built before {team.call_list_time:%H:%M} and e-mailed to you.")
