@@ -9,8 +9,10 @@ typed as ``=IMPORTXML(...)`` lands as text, never as a formula. Only when an
 app-owned tab is missing or too small does one structural ``batchUpdate``
 (add the tab, grow its grid) come first: the values API does not grow grids.
 
-Google errors 429 and 5xx, and dropped connections, are retried with bounded
-exponential backoff (gspread's own BackOffHTTPClient never gives up on 429).
+Google errors 429 and 5xx, and dropped connections (to the Sheets API or to
+Google's sign-in while fetching a token), are retried with bounded exponential
+backoff (gspread's own BackOffHTTPClient never gives up on 429). A refused
+service-account key is not retried: it stays refused until someone acts.
 Every other error becomes one SourceError a manager can act on.
 """
 
@@ -24,6 +26,7 @@ from typing import Any, TypeVar
 
 import gspread
 import requests
+from google.auth import exceptions as auth_errors
 from gspread.utils import extract_id_from_url
 from tenacity import (
     Retrying,
@@ -53,7 +56,8 @@ class TabInfo:
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, gspread.exceptions.APIError):
         return exc.response.status_code in TRANSIENT_STATUS
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+    # google-auth wraps a network failure while fetching a token as TransportError.
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, auth_errors.TransportError))
 
 
 def _describe(exc: BaseException, key: str, account: str) -> str:
@@ -73,7 +77,22 @@ def _describe(exc: BaseException, key: str, account: str) -> str:
         return f"Google Sheets answered HTTP {status}: {message}".rstrip(": ")
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return "Google Sheets cannot be reached (network error); the app uses the last snapshot"
+    if isinstance(exc, auth_errors.TransportError):
+        return "Google's sign-in service cannot be reached (network error); the app uses the last snapshot"
+    if isinstance(exc, auth_errors.RefreshError):
+        return _describe_refused_key(exc)
     return f"Google Sheets failed: {type(exc).__name__}"
+
+
+def _describe_refused_key(exc: auth_errors.RefreshError) -> str:
+    # google-auth has already retried the token endpoint's own transient answers.
+    reason = exc.args[0] if exc.args and isinstance(exc.args[0], str) else type(exc).__name__
+    reason = reason.strip().splitlines()[0] if reason.strip() else type(exc).__name__
+    if exc.retryable:
+        return f"Google's sign-in service failed ({reason}); the next sync tries again"
+    return (f"Google refused the service account's key ({reason}): the key may be deleted or "
+            "revoked; create a new key and update GOOGLE_SERVICE_ACCOUNT_FILE or the "
+            "[gcp_service_account] table in .streamlit/secrets.toml")
 
 
 def quote_title(title: str) -> str:
@@ -114,7 +133,8 @@ class GoogleSheetSource:
     def _call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return self._retrying(func, *args, **kwargs)
-        except (gspread.exceptions.APIError, requests.RequestException) as exc:
+        except (gspread.exceptions.APIError, requests.RequestException,
+                auth_errors.GoogleAuthError) as exc:
             raise SourceError(_describe(exc, self.key, self.account_email)) from None
 
     def _fetch_tabs(self) -> dict[str, TabInfo]:

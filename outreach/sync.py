@@ -9,7 +9,7 @@ listed. Every attempt is recorded as a SyncRun for the data-status page.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,6 +105,22 @@ def _read_settings(
     refused_rows = {p.row for p in refused}
     accepted = {key: value for key, value, row in pairs if row not in refused_rows and value}
     return team, accepted, problems
+
+
+def sync_now(db: Database, open_source: Callable[[], SheetSource], now: datetime, *,
+             write_back: bool = True) -> SyncResult:
+    """Open the sheet, then sync it: what entry points (worker, Sync now, CLI) call.
+
+    Opening can fail before any sync starts (no service account, an unreadable key file);
+    that is recorded as a failed run too, so the app's banner says why nothing is synced.
+    """
+    try:
+        source = open_source()
+    except OutreachError as exc:
+        result = SyncResult(ok=False, source="the sheet", error=str(exc))
+        _record_run(db, result, now)
+        return result
+    return run_sync(db, source, now, write_back=write_back)
 
 
 def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bool = True) -> SyncResult:

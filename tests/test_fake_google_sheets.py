@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import google.auth.exceptions
 import gspread
 import pytest
 import requests
@@ -456,6 +457,25 @@ def test_without_a_token_sheets_answer_401() -> None:
         gspread.Client(auth=None, session=session_for(fake)).open_by_key(KEY)
 
     assert (caught.value.code, caught.value.error["status"]) == (401, "UNAUTHENTICATED")
+
+
+def test_token_failures_reach_google_auth_as_its_own_errors() -> None:
+    fake = FakeGoogleSheets(require_token=True)
+    fake.add_spreadsheet(KEY, "Acme Outreach", {"Reps": REPS})
+    client = gspread.Client(auth=None, session=authorized_session(fake))
+
+    fake.token_connection_error_next()
+    with pytest.raises(google.auth.exceptions.TransportError):
+        client.open_by_key(KEY)
+    fake.refuse_tokens("invalid_grant", "Invalid JWT Signature.")
+    with pytest.raises(google.auth.exceptions.RefreshError, match="invalid_grant"):
+        client.open_by_key(KEY)
+    fake.stop_failing()
+
+    assert client.open_by_key(KEY).title == "Acme Outreach"
+    assert [r.status for r in fake.token_requests()] == [None, 400, 200]
+    assert [r.status for r in fake.api_requests()] == [200]  # no Sheets call without a token
+    fake.assert_contract()
 
 
 def test_a_malformed_token_request_is_refused() -> None:

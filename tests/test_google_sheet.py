@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 
 from outreach.db import Database
 from outreach.errors import ConfigError
-from outreach.google_sheet import open_google_source
+from outreach.google_sheet import GoogleSheetSource, open_google_source
 from outreach.models import Customer, SyncRun
-from outreach.sync import run_sync
+from outreach.runtime import Runtime
+from outreach.sync import run_sync, sync_now, sync_status
 from tests.conftest import MONDAY_9AM_NY, make_settings
 from tests.fakes.google_sheets import FakeGoogleSheets
 from tests.sheets import GoogleSheet, team_tabs
@@ -151,3 +152,80 @@ def test_a_sheet_without_a_service_account_is_a_config_error(tmp_path: Path) -> 
     settings = make_settings(tmp_path, OUTREACH_SHEET=GoogleSheet.KEY)
     with pytest.raises(ConfigError, match="no service account is configured"):
         open_google_source(settings)
+
+
+def signed_in_source(fake: FakeGoogleSheets, tmp_path: Path, sleeps: list[float]) -> GoogleSheetSource:
+    """The sheet opened with a real service-account key: every sync first asks Google for a token."""
+    fake.require_token = True
+    fake.add_spreadsheet(GoogleSheet.KEY, "Acme Outreach", team_tabs())
+    key_file = tmp_path / "sa.json"
+    key_file.write_text(json.dumps(service_account_info()))
+    settings = make_settings(tmp_path, OUTREACH_SHEET=GoogleSheet.KEY,
+                             GOOGLE_SERVICE_ACCOUNT_FILE=str(key_file))
+    return open_google_source(settings, http_client=wired_to(fake), sleep=sleeps.append)
+
+
+def last_run(db: Database) -> SyncRun | None:
+    with db.session() as session:
+        return sync_status(session).last_run
+
+
+def test_network_down_while_signing_in_is_retried(
+        fake: FakeGoogleSheets, sqlite_db: Database, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    source = signed_in_source(fake, tmp_path, sleeps)
+    fake.token_connection_error_next(times=2)
+    result = run_sync(sqlite_db, source, NOW)
+    assert result.ok, result.error
+    assert len(sleeps) == 2
+    assert len(fake.token_requests()) == 3
+
+
+def test_sign_in_unreachable_for_good_is_a_recorded_failure(
+        fake: FakeGoogleSheets, database: Database, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    source = signed_in_source(fake, tmp_path, sleeps)
+    fake.token_connection_error_next(times=100)
+    result = run_sync(database, source, NOW)
+    assert not result.ok
+    assert result.error == ("Google's sign-in service cannot be reached (network error); "
+                            "the app uses the last snapshot")
+    assert len(sleeps) == 4  # bounded like any other outage
+    run = last_run(database)
+    assert run is not None and not run.ok and run.error == result.error
+
+
+def test_a_revoked_key_fails_at_once_and_says_what_to_do(
+        fake: FakeGoogleSheets, database: Database, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    source = signed_in_source(fake, tmp_path, sleeps)
+    fake.refuse_tokens("invalid_grant", "Invalid JWT Signature.")
+    result = run_sync(database, source, NOW)
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.startswith("Google refused the service account's key "
+                                   "(invalid_grant: Invalid JWT Signature.)")
+    assert "GOOGLE_SERVICE_ACCOUNT_FILE" in result.error
+    assert sleeps == [] and len(fake.token_requests()) == 1  # refused stays refused
+    run = last_run(database)
+    assert run is not None and not run.ok and run.error == result.error
+    assert fake.api_requests() == []
+
+
+def test_a_sheet_that_cannot_be_opened_is_a_recorded_failure(
+        database: Database, tmp_path: Path) -> None:
+    runtime = Runtime(settings=make_settings(tmp_path, OUTREACH_SHEET=GoogleSheet.KEY), db=database)
+    result = sync_now(runtime.db, runtime.source, NOW)
+    assert not result.ok
+    assert "no service account is configured" in (result.error or "")
+    with database.session() as session:
+        status = sync_status(session)
+    assert status.failing and status.last_good is None
+    assert "no service account is configured" in (status.problem or "")
+
+
+def test_sync_now_syncs_a_sheet_that_opens(sheet: GoogleSheet, database: Database) -> None:
+    result = sync_now(database, lambda: sheet.source, NOW)
+    assert result.ok, result.error
+    run = last_run(database)
+    assert run is not None and run.ok

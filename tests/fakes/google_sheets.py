@@ -41,7 +41,8 @@ Known deviations from the real API:
   reads and clears as for writes. A values write that starts inside the grid but spills out of it
   is refused naming the spilled range: Google refuses it, the exact wording is unverified;
 - tab titles in ranges match case-insensitively only when no tab has the exact title;
-- injected failures and connection errors hit sheets.googleapis.com only, never the token endpoint;
+- ``fail_next``/``fail_always``/``connection_error_next`` hit sheets.googleapis.com only; the token
+  endpoint has its own (``token_connection_error_next``, ``refuse_tokens``);
 - the token endpoint checks the grant type and the JWT's shape, never its signature.
 
 Leniencies kept on purpose, because the real API accepts what gspread sends: boolean query
@@ -880,6 +881,8 @@ class FakeGoogleSheets(BaseAdapter):
         self._failures: deque[tuple[int, dict[str, str]]] = deque()
         self._always: tuple[int, dict[str, str]] | None = None
         self._connection_errors = 0
+        self._token_connection_errors = 0
+        self._token_refusal: tuple[str, str] | None = None
 
     # ---- state, for tests ----------------------------------------------------------------
 
@@ -1014,16 +1017,29 @@ class FakeGoogleSheets(BaseAdapter):
             self._always = (status, dict(headers or {}))
 
     def stop_failing(self) -> None:
-        """Forget every queued or permanent failure and connection error."""
+        """Forget every queued or permanent failure and connection error, tokens' included."""
         with self._lock:
             self._failures.clear()
             self._always = None
             self._connection_errors = 0
+            self._token_connection_errors = 0
+            self._token_refusal = None
 
     def connection_error_next(self, times: int = 1) -> None:
         """The next ``times`` Sheets requests raise ``requests.ConnectionError`` from ``send``."""
         with self._lock:
             self._connection_errors += times
+
+    def token_connection_error_next(self, times: int = 1) -> None:
+        """The next ``times`` token requests raise ``requests.ConnectionError`` (network down)."""
+        with self._lock:
+            self._token_connection_errors += times
+
+    def refuse_tokens(self, error: str = "invalid_grant",
+                      description: str = "Invalid JWT Signature.") -> None:
+        """Answer every token request 400 with this OAuth error, as for a deleted or revoked key."""
+        with self._lock:
+            self._token_refusal = (error, description)
 
     # ---- the transport -----------------------------------------------------------------------
 
@@ -1035,6 +1051,10 @@ class FakeGoogleSheets(BaseAdapter):
             if recorded.host == SHEETS_HOST and self._connection_errors:
                 self._connection_errors -= 1
                 raise requests.ConnectionError("fake Google Sheets: connection dropped (injected)",
+                                               request=request)
+            if recorded.host == TOKEN_HOST and self._token_connection_errors:
+                self._token_connection_errors -= 1
+                raise requests.ConnectionError("fake Google sign-in: connection dropped (injected)",
                                                request=request)
             status, payload, headers = self._answer(recorded)
             recorded.status = status
@@ -1092,6 +1112,9 @@ class FakeGoogleSheets(BaseAdapter):
             problem, error = f"grant_type must be {JWT_GRANT}, not {grant!r}", "unsupported_grant_type"
         elif len(assertion.split(".")) != 3 or not all(assertion.split(".")):
             problem, error = "assertion must be a JWT: three dot-separated parts", "invalid_grant"
+        elif self._token_refusal is not None:
+            error, description = self._token_refusal
+            return 400, {"error": error, "error_description": description}, {}
         else:
             token = f"ya29.fake-{secrets.token_urlsafe(24)}"
             self.issued_tokens[token] = _jwt_claims(assertion)
