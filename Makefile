@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) -m outreach migrate
 	$(PY) -m outreach demo --if-empty
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address localhost
+	$(PY) -m outreach.serve --server.port $(PORT) --server.address localhost
 
 test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

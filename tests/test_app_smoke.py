@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from outreach import clock
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
-from outreach.sync import run_sync
+from outreach.sync import run_sync, sync_status
 from tests.apptest import MANAGER, open_app
 
 PAGES = ["today.py", "team.py", "outbox.py", "data_status.py"]
@@ -54,26 +55,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_streamlit_server_serves_health_and_page(tmp_path: Path, sqlite_runtime: Runtime) -> None:
+def wait_for(what: str, check: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"{what} did not happen in {seconds:.0f} s"
+        time.sleep(0.5)
+
+
+def healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def test_make_runs_server_serves_the_page_and_works_before_anyone_opens_it(
+        tmp_path: Path, sqlite_runtime: Runtime) -> None:
+    """`make run`'s launcher: health and page answer, and the worker syncs with no visitor at all."""
     port = free_port()
     env = {**os.environ,
            "OUTREACH_DATABASE_URL": sqlite_runtime.settings.database_url.reveal(),
            "OUTREACH_WORKBOOK": str(sqlite_runtime.settings.workbook),
-           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml")}
+           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml"),
+           "OUTREACH_RUN_WORKER_IN_APP": "true"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        [sys.executable, "-m", "outreach.serve", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the app did not come up in 60 s"
-                time.sleep(0.5)
+        wait_for("the app answering /_stcore/health", lambda: healthy(port))
+
+        def synced() -> bool:
+            with sqlite_runtime.db.session() as session:
+                return sync_status(session).last_run is not None
+
+        wait_for("the worker's first sync, before any browser connected", synced, 30)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as resp:
             assert resp.status == 200
             assert b"<div id=\"root\">" in resp.read()

@@ -13,8 +13,8 @@ import threading
 import streamlit as st
 
 from outreach.runtime import Runtime
+from outreach.serve import start_in_background
 from outreach.settings import load_settings
-from outreach.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,11 @@ def get_runtime() -> Runtime:
 
 @st.cache_resource(show_spinner=False)
 def start_background_worker() -> threading.Event | None:
-    """Start the in-app worker once per process; production runs `python -m outreach worker`."""
+    """The in-app worker, once per process (`make run` started it already, before any visitor).
+
+    Production runs `python -m outreach worker` as its own service instead.
+    """
     runtime = get_runtime()
     if not runtime.settings.run_worker_in_app:
         return None
-    stop = threading.Event()
-    worker = Worker(runtime)
-    thread = threading.Thread(target=worker.run_forever, args=(stop,), name="outreach-worker",
-                              daemon=True)
-    thread.start()
-    return stop
+    return start_in_background(runtime)

@@ -1,0 +1,62 @@
+"""`make run`: the Streamlit server with the background worker inside it from the first second.
+
+Streamlit runs app.py only when a browser connects, so a worker started by the page
+would sleep until someone opened it: no sync, no 07:30 call lists and no reminders on
+a morning nobody looks. This launcher starts the worker in the server's own process,
+then hands over to Streamlit's command line. The page still calls
+:func:`start_in_background` (a no-op here) so that a plain ``streamlit run app.py``
+gets its worker too, once the first visitor arrives.
+
+    python -m outreach.serve [streamlit options, e.g. --server.port 8501]
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from outreach.errors import OutreachError
+from outreach.runtime import Runtime
+from outreach.settings import PROJECT_ROOT, load_settings
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_stop: threading.Event | None = None
+
+
+def start_in_background(runtime: Runtime) -> threading.Event:
+    """Start this process's worker thread, once; return the event that stops it."""
+    global _stop
+    from outreach.worker import Worker  # the worker pulls in the mail and sheet clients
+
+    with _lock:
+        if _stop is None:
+            _stop = threading.Event()
+            thread = threading.Thread(target=Worker(runtime).run_forever, args=(_stop,),
+                                      name="outreach-worker", daemon=True)
+            thread.start()
+            log.info("background worker started in the app's process")
+        return _stop
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+        if settings.run_worker_in_app:
+            start_in_background(Runtime.open(settings))
+    except OutreachError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    else:
+        log.info("OUTREACH_RUN_WORKER_IN_APP is false: run `python -m outreach worker` as its own service")
+    from streamlit.web import cli as streamlit_cli
+
+    sys.argv = ["streamlit", "run", str(PROJECT_ROOT / "app.py"), *argv]
+    return streamlit_cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
