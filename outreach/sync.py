@@ -223,8 +223,10 @@ def known_customers(db: Database) -> dict[str, KnownCustomer]:
     with db.session() as session:
         rows = session.execute(select(
             Customer.content_hash, Customer.id, Customer.key, Customer.sheet_customer_id,
-            Customer.phone, Customer.owner_email).where(Customer.content_hash.not_like("w:%"))).all()
-    return {fp: KnownCustomer(id_, key, cid, phone, owner) for fp, id_, key, cid, phone, owner in rows}
+            Customer.phone, Customer.email, Customer.owner_email,
+        ).where(Customer.content_hash.not_like("w:%"))).all()
+    return {row.content_hash: KnownCustomer(row.id, row.key, row.sheet_customer_id, row.phone,
+                                            row.email, row.owner_email) for row in rows}
 
 
 def _apply_customers(session: Session, rows: CustomerRows, now: datetime) -> dict[str, int]:

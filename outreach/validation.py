@@ -68,6 +68,7 @@ class KnownCustomer:
     key: str
     sheet_customer_id: str | None
     phone: str | None
+    email: str | None
     owner_email: str | None
 
 
@@ -237,41 +238,53 @@ def _phone(check: _Row, raw: str, region: str) -> str | None:
         return None
 
 
+@dataclass
+class _FirstRows:
+    """The row that first used each Customer ID, phone and e-mail: a later one is a duplicate.
+
+    A duplicate e-mail matters as much as a duplicate phone: a row without ID or phone is
+    known by its e-mail, and two such rows would be one customer to the database.
+    """
+
+    ids: dict[str, int] = field(default_factory=dict)
+    phones: dict[str, int] = field(default_factory=dict)
+    emails: dict[str, int] = field(default_factory=dict)
+
+    def clashes(self, customer_id: str | None, phone: str | None, email: str | None) -> bool:
+        return bool((customer_id and customer_id in self.ids) or (phone and phone in self.phones)
+                    or (email and email in self.emails))
+
+    def remember(self, number: int, customer_id: str | None, phone: str | None,
+                 email: str | None) -> None:
+        for seen, value in ((self.ids, customer_id), (self.phones, phone), (self.emails, email)):
+            if value:
+                seen[value] = number
+
+
 def validate_customers(
     rows: list[SheetRow], rep_emails: set[str], team: TeamSettings,
     known: Mapping[str, KnownCustomer] | None = None,
 ) -> CustomerRows:
     """Check every row; a row unchanged since the last sync only gets the cross-row checks."""
     result = CustomerRows([], [], [])
-    seen_ids: dict[str, int] = {}
-    seen_phones: dict[str, int] = {}
+    first = _FirstRows()
     for row in rows:
         fingerprint = row_fingerprint(row, team.phone_region)
         stored = (known or {}).get(fingerprint)
-        if stored is not None and _still_fits(stored, rep_emails, seen_ids, seen_phones):
-            _remember(row.number, stored.sheet_customer_id, stored.phone, seen_ids, seen_phones)
+        if stored is not None and _still_fits(stored, rep_emails, first):
+            first.remember(row.number, stored.sheet_customer_id, stored.phone, stored.email)
             result.unchanged.append(stored)
             continue
-        record = _customer(row, rep_emails, team, result.problems, seen_ids, seen_phones, fingerprint)
+        record = _customer(row, rep_emails, team, result.problems, first, fingerprint)
         if record is not None:
             result.records.append(record)
     return result
 
 
-def _still_fits(stored: KnownCustomer, rep_emails: set[str], seen_ids: dict[str, int],
-                seen_phones: dict[str, int]) -> bool:
+def _still_fits(stored: KnownCustomer, rep_emails: set[str], first: _FirstRows) -> bool:
     """An unchanged row can still clash with other rows or lose its owner from the Reps tab."""
-    return not ((stored.sheet_customer_id and stored.sheet_customer_id in seen_ids)
-                or (stored.phone and stored.phone in seen_phones)
+    return not (first.clashes(stored.sheet_customer_id, stored.phone, stored.email)
                 or (stored.owner_email and stored.owner_email not in rep_emails))
-
-
-def _remember(number: int, customer_id: str | None, phone: str | None,
-              seen_ids: dict[str, int], seen_phones: dict[str, int]) -> None:
-    if customer_id:
-        seen_ids[customer_id] = number
-    if phone:
-        seen_phones[phone] = number
 
 
 def _customer(
@@ -279,8 +292,7 @@ def _customer(
     rep_emails: set[str],
     team: TeamSettings,
     problems: list[RowProblem],
-    seen_ids: dict[str, int],
-    seen_phones: dict[str, int],
+    first_rows: _FirstRows,
     fingerprint: str = "",
 ) -> CustomerRecord | None:
     check = _Row(CUSTOMERS.title, row, problems)
@@ -288,12 +300,15 @@ def _customer(
     if not (first or last):
         check.skip("First Name", "", "name is missing")
     customer_id = row.get("customer_id") or None
-    if customer_id and customer_id in seen_ids:
-        check.skip("Customer ID", customer_id, f"same Customer ID as row {seen_ids[customer_id]}")
+    if customer_id and customer_id in first_rows.ids:
+        check.skip("Customer ID", customer_id,
+                   f"same Customer ID as row {first_rows.ids[customer_id]}")
     phone = _phone(check, row.get("phone"), team.phone_region)
-    if phone and phone in seen_phones:
-        check.skip("Phone", row.get("phone"), f"same phone as row {seen_phones[phone]}")
+    if phone and phone in first_rows.phones:
+        check.skip("Phone", row.get("phone"), f"same phone as row {first_rows.phones[phone]}")
     email = _email(check, row.get("email"))
+    if email and email in first_rows.emails:
+        check.skip("Email", row.get("email"), f"same e-mail as row {first_rows.emails[email]}")
     owner = _email(check, row.get("owner"), column="Owner")
     if owner and owner not in rep_emails:
         check.skip("Owner", row.get("owner"), "is not a rep on the Reps tab")
@@ -305,7 +320,7 @@ def _customer(
         check.skip("Phone", "", "needs a Customer ID, a phone or an e-mail to tell it apart")
     if check.bad:
         return None
-    _remember(row.number, customer_id, phone, seen_ids, seen_phones)
+    first_rows.remember(row.number, customer_id, phone, email)
     since = _since(check, row.get("customer_since"), team.phone_region)
     do_not_call = _do_not_call(check, row.get("do_not_call"))
     return CustomerRecord(

@@ -90,6 +90,20 @@ def test_bad_rows_are_named_and_skipped_good_rows_import(sheet: ManagerSheet, da
     assert str(problems[(6, "Phone")]).startswith("Customers row 6, Phone '555-CALL-NOW-PLEASE'")
 
 
+def test_two_customers_known_only_by_the_same_email_skip_the_second(
+        sheet: ManagerSheet, database: Database) -> None:
+    header = CUSTOMERS[0]
+    pat = ["", "Pat", "Quinn", "Quinn Co", "", "pat@example.org", "", "", "", "", ""]
+    again = ["", "Pat", "Q.", "", "", "PAT@example.org", "", "", "", "", ""]
+    sheet.set_tab("Customers", [header, pat, again])
+    for minutes in (0, 1):  # a new sheet, then the same sheet with Pat's row already known
+        result = sync(sheet, database, NOW + timedelta(minutes=minutes))
+        assert [str(p) for p in result.problems if p.tab == "Customers"] == [
+            "Customers row 3, Email 'PAT@example.org': same e-mail as row 2 (row skipped)"]
+        assert set(customers(database)) == {"email:pat@example.org"}
+        assert customers(database)["email:pat@example.org"].last_name == "Quinn"
+
+
 def test_reps_tab_problems_are_named(sheet: ManagerSheet, database: Database) -> None:
     sheet.set_tab("Reps", team_tabs()["Reps"] + [
         ["Cy", "cy@example.com", "Mars/Olympus", "3", "yes", "rep", ""],
