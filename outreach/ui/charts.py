@@ -18,13 +18,19 @@ SPEED_LABELS = ["< 5 min", "5–15 min", "15–30 min", "30–60 min", "1–2 h"
 
 
 def calls_per_day(daily: list[DailyCalls]) -> alt.LayerChart:
-    """Bars for calls made, a line for the quota: the habit at a glance."""
-    frame = pd.DataFrame([{"day": d.day.isoformat(), "Calls made": d.done, "Quota": d.quota}
-                          for d in daily])
-    base = alt.Chart(frame).encode(x=alt.X("day:T", title=None))
-    bars = base.mark_bar(color="#4c78a8").encode(
-        y=alt.Y("Calls made:Q", title="Calls"), tooltip=["day:T", "Calls made:Q", "Quota:Q"])
-    quota = base.mark_line(color="#e45756", strokeDash=[6, 3], point=True).encode(y="Quota:Q")
+    """Bars for calls made, a red tick for the day's quota: the habit at a glance.
+
+    Days off (no quota, no calls) are left out, so weekends do not read as failures.
+    """
+    frame = pd.DataFrame([{"day": d.day.strftime("%a %d %b"), "order": d.day.toordinal(),
+                           "Calls made": d.done, "Quota": d.quota}
+                          for d in daily if d.quota or d.done],
+                         columns=["day", "order", "Calls made", "Quota"])
+    base = alt.Chart(frame).encode(x=alt.X("day:O", sort=alt.SortField("order"), title=None,
+                                           axis=alt.Axis(labelAngle=-45)))
+    tooltip = ["day:O", "Calls made:Q", "Quota:Q"]
+    bars = base.mark_bar(color="#4c78a8").encode(y=alt.Y("Calls made:Q", title="Calls"), tooltip=tooltip)
+    quota = base.mark_tick(color="#e45756", thickness=3).encode(y="Quota:Q", tooltip=tooltip)
     return alt.layer(bars, quota).properties(height=260)
 
 
@@ -56,6 +62,6 @@ def funnel(numbers: Funnel) -> alt.Chart:
              ("Appointments / won", numbers.appointments_or_won)]
     frame = pd.DataFrame([{"step": s, "count": c, "order": i} for i, (s, c) in enumerate(steps)])
     return alt.Chart(frame).mark_bar(color="#72b7b2").encode(
-        y=alt.Y("step:N", sort=alt.SortField("order"), title=None),
+        y=alt.Y("step:N", sort=alt.SortField("order"), title=None, axis=alt.Axis(labelLimit=200)),
         x=alt.X("count:Q", title=None), tooltip=["step:N", "count:Q"],
     ).properties(height=220)

@@ -18,6 +18,7 @@ from outreach.access import Viewer
 from outreach.humanize import duration
 from outreach.metrics import Filters, OverdueLead, RepStats, TeamReport, summary_rows, team_report
 from outreach.models import Rep
+from outreach.phones import display
 from outreach.runtime import team_settings
 from outreach.team_settings import TeamSettings
 from outreach.ui import charts
@@ -45,7 +46,7 @@ def headline(report: TeamReport) -> None:
     team = report.totals
     cols = st.columns(5)
     cols[0].metric("Calls made / planned", f"{team.calls_done} / {team.calls_planned}",
-                   f"{team.shortfall} short" if team.shortfall else None, delta_color="inverse",
+                   f"-{team.shortfall} short" if team.shortfall else None,
                    help="Referral calls logged against the reps' daily lists in these dates.")
     cols[1].metric("Conversations", team.conversations,
                    help="Connected calls with customers plus connected follow-ups of leads.")
@@ -102,7 +103,7 @@ def overdue_table(overdue: list[OverdueLead], team: TeamSettings) -> pd.DataFram
         "lead": o.name, "kind": o.kind, "owner": o.owner_name,
         "waiting": duration(o.age_minutes * 60), "attempts": o.attempts, "status": o.status,
         "arrived": o.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "phone": o.phone or ""} for o in overdue])
+        "phone": display(o.phone, team.phone_region) if o.phone else ""} for o in overdue])
 
 
 def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: TeamSettings) -> None:
@@ -123,7 +124,7 @@ def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: Tea
 
 def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep]) -> None:
     by_id = {o.lead_id: o for o in overdue}
-    pick, owner, reassign, close = st.columns([3, 2, 1, 1], vertical_alignment="bottom")
+    pick, owner, reassign, close = st.columns([3, 2, 1, 1.4], vertical_alignment="bottom")
     lead_id = pick.selectbox("Lead", list(by_id), key="overdue_lead",
                              format_func=lambda i: f"{by_id[i].name} ({by_id[i].owner_name}, "
                                                    f"{duration(by_id[i].age_minutes * 60)})")
