@@ -1,7 +1,8 @@
 """The Inbound tab: each row a receptionist types or a web form appends becomes one lead.
 
-A row is recognised by what it says (its fingerprint), not where it is, so
-inserting, sorting or deleting rows above it never makes it a second lead.
+A row is recognised by who enquired and when (``validation.inbound_key``), not by
+where it is or how its free text reads, so inserting, sorting or deleting rows
+above it, correcting its note or reformatting its phone never makes a second lead.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
@@ -40,14 +41,36 @@ def received_at(stamp: str, team: TeamSettings, now: datetime) -> datetime:
     return now
 
 
+def _unseen(session: Session, records: list[InboundRecord]) -> list[InboundRecord]:
+    """The records no lead has come from yet.
+
+    A lead found under one of a record's earlier keys takes the record's current key, so
+    the next edit of the row is recognised by it.
+    """
+    # All of them, not an IN list: three keys a row would outgrow SQLite's bind limit.
+    stored = set(session.scalars(select(Lead.inbound_key).where(Lead.inbound_key.is_not(None))))
+    fresh = []
+    for record in records:
+        if record.key in stored:
+            stored.discard(record.key)  # one lead answers for one row
+            continue
+        earlier = next((key for key in record.earlier_keys if key in stored), None)
+        if earlier is None:
+            fresh.append(record)
+            continue
+        stored.discard(earlier)
+        session.execute(update(Lead).where(Lead.inbound_key == earlier)
+                        .values(inbound_key=record.key)
+                        .execution_options(synchronize_session=False))
+    return fresh
+
+
 def import_inbound(session: Session, records: list[InboundRecord], team: TeamSettings,
                    now: datetime) -> list[Lead]:
     """Create the leads for rows not seen before, each with its alert queued; return them."""
     if not records:
         return []
-    keys = [r.fingerprint for r in records]
-    seen = set(session.scalars(select(Lead.inbound_key).where(Lead.inbound_key.in_(keys))))
-    fresh = [r for r in records if r.fingerprint not in seen]
+    fresh = _unseen(session, records)
     if not fresh:
         return []
     reps_by_email = {rep.email: rep for rep in session.scalars(select(Rep).where(Rep.active.is_(True)))}
@@ -60,7 +83,7 @@ def import_inbound(session: Session, records: list[InboundRecord], team: TeamSet
         lead = Lead(
             kind="inbound", status="new", owner_id=owner.id, first_name=record.first_name,
             last_name=record.last_name, phone=record.phone, email=record.email,
-            need=record.reason, heard_about=record.heard_about, inbound_key=record.fingerprint,
+            need=record.reason, heard_about=record.heard_about, inbound_key=record.key,
             created_at=received_at(record.submitted_at, team, now),
         )
         session.add(lead)

@@ -87,7 +87,7 @@ def row_fingerprint(row: SheetRow, region: str) -> str:
 
 @dataclass(frozen=True)
 class InboundRecord:
-    fingerprint: str  # identity of the sheet row's content, not of its position
+    key: str  # who enquired and when (see inbound_key), never the row's position
     submitted_at: str
     first_name: str
     last_name: str
@@ -98,6 +98,9 @@ class InboundRecord:
     owner_email: str | None
     extra: dict[str, str]
     row: int = field(compare=False)
+    # Keys a lead from this row may already carry: its e-mail's key from before a phone was
+    # added, and the key of versions that hashed the whole row (see legacy_inbound_key).
+    earlier_keys: tuple[str, ...] = field(default=(), compare=False)
 
 
 class _Row:
@@ -366,7 +369,7 @@ def validate_inbound(
 ) -> tuple[list[InboundRecord], list[RowProblem]]:
     problems: list[RowProblem] = []
     records: list[InboundRecord] = []
-    occurrences: dict[str, int] = {}
+    numbered = _Occurrences()
     for row in rows:
         check = _Row(INBOUND.title, row, problems)
         first, last = row.get("first_name"), row.get("last_name")
@@ -382,22 +385,48 @@ def validate_inbound(
             owner = None
         if check.bad:
             continue
-        base = _fingerprint(row)
-        # Two identical submissions are two rows; number them so each is one lead.
-        occurrences[base] = occurrences.get(base, 0) + 1
-        fingerprint = f"{base}:{occurrences[base]}"
+        stamp = row.get("timestamp")
+        key = numbered(inbound_key(stamp, phone, email))
+        earlier = [numbered(inbound_key(stamp, None, email))] if phone and email else []
         records.append(InboundRecord(
-            fingerprint=fingerprint, submitted_at=row.get("timestamp"),
+            key=key, submitted_at=stamp,
             first_name=first or last, last_name=last if first else "",
             phone=phone, email=email, heard_about=row.get("heard_about"),
             reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
+            earlier_keys=(*earlier, numbered(legacy_inbound_key(row))),
         ))
     return records, problems
 
 
-def _fingerprint(row: SheetRow) -> str:
-    """Identity of an inbound row by what it says, so inserting or deleting rows above it
-    (which changes its row number) never makes it a new lead."""
+class _Occurrences:
+    """Numbers equal keys in sheet order: two identical submissions are two rows, two leads."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def __call__(self, base: str) -> str:
+        self._counts[base] = self._counts.get(base, 0) + 1
+        return f"{base}:{self._counts[base]}"
+
+
+def inbound_key(timestamp: str, phone: str | None, email: str | None) -> str:
+    """An enquiry's identity: the form's Timestamp and the normalised phone, else e-mail.
+
+    Free text (names, "Why are you calling") is left out, so correcting a note or
+    reformatting a phone never makes a second lead; the row number is left out, so
+    inserting or deleting rows above it does not either.
+    """
+    contact = f"phone:{phone}" if phone else f"email:{email}"
+    stamp = " ".join(timestamp.split()).lower()
+    return hashlib.sha256(f"{stamp}\x1f{contact}".encode()).hexdigest()[:32]
+
+
+def legacy_inbound_key(row: SheetRow) -> str:
+    """The key leads got before inbound_key: a hash of the row's raw text, free text included.
+
+    Existing leads cannot be re-keyed by a migration (their raw Timestamp text was never
+    stored), so a sync matches this key too and moves the lead to the new key.
+    """
     parts = [re.sub(r"\s+", " ", row.get(name)).strip().lower()
              for name in ("timestamp", "first_name", "last_name", "phone", "email", "reason")]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]

@@ -6,6 +6,7 @@ request against Google's discovery document.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -243,6 +244,52 @@ def test_an_inbound_row_becomes_exactly_one_lead(sheet: ManagerSheet, database: 
     assert owners["Eli"] == "bob@example.com"  # the row's Owner column wins
     assert leads["Dana"].created_at == NOW - timedelta(minutes=5)  # 08:55 New York time
     assert leads["Dana"].kind == "inbound" and leads["Dana"].need == "Quote for 3 locations"
+
+
+DANA = ["2026-11-16 08:55:00", "Dana", "Whitfield", "(617) 555-0142", "dana@example.org",
+        "Google", "Quote for 3 locations", ""]
+
+
+def inbound_leads(db: Database) -> dict[str, Lead]:
+    with db.session() as session:
+        return {lead.first_name: lead for lead in session.scalars(select(Lead))}
+
+
+def test_editing_an_inbound_row_never_makes_a_second_lead(
+        sheet: ManagerSheet, database: Database) -> None:
+    header = team_tabs()["Inbound"][0]
+    gus = ["2026-11-16 08:58:00", "Gus", "Hart", "", "gus@example.org", "", "Prices?", ""]
+    sheet.set_tab("Inbound", [header, DANA, gus])
+    assert sync(sheet, database).counts["inbound_leads_added"] == 2
+    # The receptionist corrects Dana's note, retypes her phone, and adds the phone Gus gave
+    # on a call back; a form inserts a row above both.
+    dana = DANA[:3] + ["+1 617-555-0142", DANA[4], DANA[5], "Quote for 4 locations, after 2pm", ""]
+    gus = gus[:3] + ["617 555 0177"] + gus[4:]
+    eli = ["2026-11-16 09:01:00", "Eli", "Fox", "(617) 555-0143", "", "Radio", "", ""]
+    sheet.set_tab("Inbound", [header, eli, dana, gus])
+    again = sync(sheet, database, NOW + timedelta(minutes=1))
+    assert again.counts["inbound_leads_added"] == 1  # Eli
+    assert sync(sheet, database, NOW + timedelta(minutes=2)).counts["inbound_leads_added"] == 0
+    assert sorted(inbound_leads(database)) == ["Dana", "Eli", "Gus"]
+
+
+def test_leads_keyed_by_the_old_whole_row_hash_are_recognised(
+        sheet: ManagerSheet, database: Database) -> None:
+    sync(sheet, database)
+    raw = "\x1f".join(["2026-11-16 08:55:00", "dana", "whitfield", "(617) 555-0142",
+                       "dana@example.org", "quote for 3 locations"])
+    old_key = hashlib.sha256(raw.encode()).hexdigest()[:32] + ":1"  # as versions before stored it
+    with database.session() as session, session.begin():
+        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
+        session.add(Lead(kind="inbound", status="new", owner_id=ann.id, first_name="Dana",
+                         last_name="Whitfield", inbound_key=old_key, created_at=NOW))
+    sheet.set_tab("Inbound", [team_tabs()["Inbound"][0], DANA])
+    assert sync(sheet, database, NOW + timedelta(minutes=1)).counts["inbound_leads_added"] == 0
+    assert inbound_leads(database)["Dana"].inbound_key != old_key  # moved to the new key
+    edited = DANA[:6] + ["Quote for 3 locations (urgent)", ""]
+    sheet.set_tab("Inbound", [team_tabs()["Inbound"][0], edited])
+    assert sync(sheet, database, NOW + timedelta(minutes=2)).counts["inbound_leads_added"] == 0
+    assert list(inbound_leads(database)) == ["Dana"]
 
 
 def test_inbound_leads_go_round_robin_to_reps_inside_business_hours(
