@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from outreach import clock
 from outreach.mail_transport import SendGridTransport
-from outreach.models import Customer, OutboxMessage, Rep
+from outreach.models import Customer, OutboxMessage, Rep, TeamSetting
 from outreach.runtime import Runtime
 from outreach.sync import run_sync
 from outreach.worker import Job, Worker, deliver_mail, plan_the_day
@@ -82,6 +82,24 @@ def test_the_morning_stays_07_30_across_the_end_of_daylight_saving(team: Runtime
     assert utc == ["Fri 11:30", "Mon 12:30"]  # 07:30 EDT, then 07:30 EST
     assert sent_local(call_lists(team), "jordan.rivera@example.com", NEW_YORK) == [
         "Fri 30 07:30", "Mon 02 07:30"]
+
+
+def test_the_morning_stays_07_30_when_daylight_saving_starts(team: Runtime) -> None:
+    friday = date(2027, 3, 12)  # clocks go forward on Sunday 14 March, 02:00 -> 03:00
+    run_worker(team, at(friday, 0, 0, NEW_YORK), at(friday + timedelta(days=4), 0, 0, NEW_YORK))
+    utc = [m.sent_at.strftime("%a %H:%M") for e, m in call_lists(team)
+           if e == "jordan.rivera@example.com"]
+    assert utc == ["Fri 12:30", "Mon 11:30"]  # 07:30 EST, then 07:30 EDT
+    assert sent_local(call_lists(team), "sam.okafor@example.com", LOS_ANGELES) == [
+        "Fri 12 07:30", "Mon 15 07:30"]
+
+
+def test_a_late_call_list_time_still_catches_up_after_noon(team: Runtime) -> None:
+    with team.db.session() as session, session.begin():
+        session.add(TeamSetting(key="calllisttime", value="13:00"))
+    monday = date(2026, 11, 23)
+    run_worker(team, at(monday, 14, 40, NEW_YORK), at(monday, 14, 41, NEW_YORK))
+    assert sent_local(call_lists(team), "jordan.rivera@example.com", NEW_YORK) == ["Mon 23 14:40"]
 
 
 def test_a_worker_down_at_07_30_sends_on_return_before_noon(team: Runtime) -> None:
