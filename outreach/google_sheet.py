@@ -37,7 +37,7 @@ from tenacity import (
 
 from outreach.errors import ConfigError, SourceError
 from outreach.settings import Settings
-from outreach.sheet_source import Table
+from outreach.sheet_source import Table, matching_title
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,7 @@ class GoogleSheetSource:
 
     def read_tabs(self, titles: Sequence[str]) -> dict[str, Table | None]:
         tabs = self._fetch_tabs()
-        by_lower = {title.strip().lower(): title for title in tabs}
-        found = {title: by_lower.get(title.lower()) for title in titles}
+        found = {title: matching_title(tabs, title) for title in titles}
         ranges = [quote_title(actual) for actual in found.values() if actual]
         values: list[Any] = []
         if ranges:
@@ -176,11 +175,12 @@ class GoogleSheetSource:
         if not tables:
             return
         tabs = self._tabs if self._tabs is not None else self._fetch_tabs()
-        structural = self._structural_requests(tabs, tables)
+        spelt = {title: matching_title(tabs, title) or title for title in tables}
+        structural = self._structural_requests(tabs, spelt, tables)
         if structural:
             self._call(self.client.http_client.batch_update, self.key, {"requests": structural})
             self._tabs_after(tabs, structural)
-        data = [{"range": f"{quote_title(title)}!A1", "majorDimension": "ROWS",
+        data = [{"range": f"{quote_title(spelt[title])}!A1", "majorDimension": "ROWS",
                  "values": _padded(rows, self._extents.get(title, (0, 0)))}
                 for title, rows in tables.items()]
         self._call(self.client.http_client.values_batch_update, self.key,
@@ -188,13 +188,14 @@ class GoogleSheetSource:
         for title, rows in tables.items():
             self._extents[title] = (len(rows), max((len(r) for r in rows), default=0))
 
-    def _structural_requests(self, tabs: dict[str, TabInfo], tables: Mapping[str, Table]) -> list[dict]:
+    def _structural_requests(self, tabs: dict[str, TabInfo], spelt: Mapping[str, str],
+                             tables: Mapping[str, Table]) -> list[dict]:
         requests_: list[dict[str, Any]] = []
         next_id = max((t.sheet_id for t in tabs.values()), default=0) + 1
         for title, rows in tables.items():
             width = max(max((len(r) for r in rows), default=1), self._extents.get(title, (0, 0))[1])
             height = max(len(rows), self._extents.get(title, (0, 0))[0])
-            info = tabs.get(title)
+            info = tabs.get(spelt[title])
             if info is None:
                 requests_.append({"addSheet": {"properties": {
                     "sheetId": next_id, "title": title,

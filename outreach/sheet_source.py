@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +35,19 @@ class SheetSource(Protocol):
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
         """Replace the whole content of these tabs (creating them if needed), as plain text."""
         ...
+
+
+def matching_title(titles: Iterable[str], wanted: str) -> str | None:
+    """The tab a title names, as the sheet spells it: "leads " is the Leads tab.
+
+    Reading and writing both ask here, so a write never adds a second tab that Google (or
+    Excel) would refuse as a duplicate name.
+    """
+    titles = list(titles)
+    if wanted in titles:
+        return wanted
+    folded = wanted.strip().casefold()
+    return next((title for title in titles if title.strip().casefold() == folded), None)
 
 
 def cell_text(value: object) -> str:
@@ -72,10 +85,9 @@ class WorkbookSource:
         except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
             raise SourceError(f"cannot read the workbook {self.path}: {_reason(exc)}") from None
         try:
-            by_title = {name.strip().lower(): name for name in book.sheetnames}
             tables: dict[str, Table | None] = {}
             for title in titles:
-                name = by_title.get(title.lower())
+                name = matching_title(book.sheetnames, title)
                 if name is None:
                     tables[title] = None
                     continue
@@ -91,9 +103,7 @@ class WorkbookSource:
         except (InvalidFileException, BadZipFile, OSError, KeyError, ValueError) as exc:
             raise SourceError(f"cannot open the workbook {self.path} to write: {_reason(exc)}") from None
         for title, rows in tables.items():
-            if title in book.sheetnames:
-                del book[title]
-            sheet = book.create_sheet(title)
+            sheet = _emptied_sheet(book, title)
             for r, row in enumerate(rows, start=1):
                 for c, value in enumerate(row, start=1):
                     cell = sheet.cell(row=r, column=c, value=value)
@@ -102,6 +112,16 @@ class WorkbookSource:
                         # (the workbook twin of Google's RAW input).
                         cell.data_type = "s"
         _save_atomically(book, self.path)
+
+
+def _emptied_sheet(book: Workbook, title: str):  # type: ignore[no-untyped-def]
+    """The tab, emptied, keeping the manager's spelling of its name and its place."""
+    existing = matching_title(book.sheetnames, title)
+    if existing is None:
+        return book.create_sheet(title)
+    index = book.sheetnames.index(existing)
+    del book[existing]
+    return book.create_sheet(existing, index)
 
 
 def _save_atomically(book: Workbook, path: Path) -> None:

@@ -52,6 +52,7 @@ class ManagerSheet(Protocol):
     def insert_rows(self, title: str, before_row: int, rows: Table) -> None: ...
     def delete_rows(self, title: str, first_row: int, count: int = 1) -> None: ...
     def delete_tab(self, title: str) -> None: ...
+    def tab_titles(self) -> list[str]: ...
     def write_count(self) -> int: ...
 
 
@@ -103,6 +104,13 @@ class WorkbookSheet:
     def delete_tab(self, title: str) -> None:
         self._edit(title, lambda _old: None)
 
+    def tab_titles(self) -> list[str]:
+        book = load_workbook(self.path, read_only=True)
+        try:
+            return list(book.sheetnames)
+        finally:
+            book.close()
+
     def write_count(self) -> int:
         """How many times the product saved the workbook since the test last edited it."""
         return int(self.path.stat().st_mtime_ns != self._stamp)
@@ -136,6 +144,9 @@ class GoogleSheet:
 
     def delete_tab(self, title: str) -> None:
         self.fake.delete_tab(self.KEY, title)
+
+    def tab_titles(self) -> list[str]:
+        return self.fake.tab_titles(self.KEY)
 
     def write_count(self) -> int:
         return sum(1 for r in self.fake.api_requests() if r.method == "POST")

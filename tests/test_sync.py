@@ -336,6 +336,19 @@ def test_write_back_is_text_never_a_formula_and_only_in_app_tabs(
         assert writes and all(r.json["valueInputOption"] == "RAW" for r in writes)
 
 
+def test_write_back_finds_app_tabs_whatever_their_case(sheet: ManagerSheet, database: Database) -> None:
+    sheet.set_tab("leads", [["Lead ID"], ["old 1"], ["old 2"]])
+    sheet.set_tab("CALL LOG ", [["Call ID"]])
+    result = sync(sheet, database)
+    assert result.error is None
+    assert result.written_tabs == ["Leads", "Call Log", "Team Summary"]
+    assert sheet.tab_titles() == ["Customers", "Reps", "Inbound", "leads", "CALL LOG ", "Team Summary"]
+    assert sheet.tab("leads") == [sheet.tab("leads")[0]] and sheet.tab("leads")[0][0] == "Lead ID"
+    assert sheet.tab("CALL LOG ")[0][:3] == ["Call ID", "When", "Rep"]
+    again = sync(sheet, database, NOW + timedelta(minutes=1))
+    assert again.error is None and again.written_tabs == []
+
+
 def test_leading_zero_of_a_national_number_survives(sheet: ManagerSheet, database: Database) -> None:
     sheet.set_tab("Settings", [["Key", "Value"], ["Phone Region", "GB"]])
     sheet.set_tab("Customers", [CUSTOMERS[0], ["U1", "Una", "Vale", "", "020 7946 0959", "", "", "", "",
