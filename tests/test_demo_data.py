@@ -1,12 +1,18 @@
 """The demo workbook is reproducible, realistic, and deliberately a little messy."""
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from outreach.demo_data import build_workbook, committed_demo_workbook
+from outreach.demo_history import play_history
+from outreach.metrics import Filters, team_report
+from outreach.models import LeadEvent, OutboxMessage
+from outreach.runtime import Runtime, team_settings
 from outreach.sheet_source import WorkbookSource
-from outreach.sync import read_snapshot
+from outreach.sync import read_snapshot, run_sync
 
 TABS = ["Customers", "Reps", "Settings", "Inbound"]
 
@@ -45,3 +51,23 @@ def test_demo_customers_are_about_200_with_messy_rows_explained() -> None:
     assert any(c.extra.get("Industry") for c in customers)
     skipped = [p for p in snapshot.problems if p.skipped]
     assert {p.column for p in skipped} >= {"First Name", "Phone", "Owner", "Email", "Customer ID"}
+
+
+def test_the_demo_history_gives_the_team_page_a_believable_past(runtime: Runtime) -> None:
+    now = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)  # Monday afternoon in New York
+    assert run_sync(runtime.db, runtime.source(), now).ok
+    with runtime.db.session() as session, session.begin():
+        team = team_settings(session)
+        counts = play_history(session, now, team)
+        assert play_history(session, now, team) == {}  # never twice, never over a real past
+    with runtime.db.session() as session:
+        report = team_report(session, Filters(date(2026, 10, 26), date(2026, 11, 22)), now, team)
+        pending = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                 .where(OutboxMessage.status != "sent", OutboxMessage.created_at < now))
+        last = session.scalar(select(func.max(LeadEvent.created_at)))
+    assert counts["calls"] > 150 and counts["leads"] > 40
+    totals = report.totals
+    assert 0.7 < totals.quota_met < 1  # a good habit, not a perfect one
+    assert 0 < totals.share_within(5) < 0.6 and report.unreached > 0 and totals.excuses > 0
+    assert pending == 0  # the past's e-mails are history, not a backlog to send now
+    assert last <= now  # nothing was logged in the future
