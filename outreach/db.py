@@ -31,7 +31,7 @@ def normalise_url(raw: str) -> URL:
     """Parse a database URL, choosing psycopg 3 for plain ``postgresql://`` URLs."""
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise DatabaseUnavailable(
             "OUTREACH_DATABASE_URL is not a database URL "
             "(expected e.g. sqlite:///data/outreach.db or postgresql://user@host/db)"
@@ -65,6 +65,7 @@ def _prepare_sqlite(engine: Engine, url: URL) -> None:
 def create_db_engine(raw_url: str, **engine_options: object) -> Engine:
     url = normalise_url(raw_url)
     try:
+        _refuse_async_driver(url)
         if url.get_backend_name() == "sqlite":
             engine = create_engine(url, connect_args={"timeout": 15}, **engine_options)
             _prepare_sqlite(engine, url)
@@ -74,7 +75,30 @@ def create_db_engine(raw_url: str, **engine_options: object) -> Engine:
             engine = create_engine(url, **options)
     except (NoSuchModuleError, ArgumentError) as exc:
         raise DatabaseUnavailable(f"cannot use OUTREACH_DATABASE_URL: {exc}") from None
+    except ImportError as exc:  # the URL names a driver (psycopg2, pg8000...) we do not ship
+        raise DatabaseUnavailable(
+            f"OUTREACH_DATABASE_URL needs the Python driver {exc.name or url.drivername!r}, which is "
+            f"not installed; {_SUPPORTED}"
+        ) from None
+    except OSError as exc:  # the SQLite file's folder cannot be created
+        folder = Path(url.database or "").parent
+        raise DatabaseUnavailable(
+            f"cannot create the folder {folder} for the SQLite database: {exc.strerror or exc}"
+        ) from None
     return engine
+
+
+_SUPPORTED = "use postgresql://user@host/db (psycopg 3) or sqlite:///path/to/file.db"
+
+
+def _refuse_async_driver(url: URL) -> None:
+    # An asyncio driver (asyncpg, aiosqlite) would fail later, at the first query, with a
+    # message about greenlets that tells an operator nothing.
+    if url.get_dialect().is_async:
+        raise DatabaseUnavailable(
+            f"OUTREACH_DATABASE_URL uses the asyncio driver {url.drivername!r}, which Outreach "
+            f"cannot use; {_SUPPORTED}"
+        )
 
 
 class Database:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from outreach.errors import ConfigError
 
@@ -59,8 +60,9 @@ def _default_database_url() -> str:
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("OUTREACH_DATABASE_URL", str, None,
-                "SQLAlchemy URL. Default: a SQLite file in `data/`. Use "
-                "`postgresql://user:pass@host/db` when several app or worker processes run.",
+                "SQLAlchemy URL. Default: a SQLite file in `data/`; a relative SQLite path is "
+                "taken from the project folder. Use `postgresql://user:pass@host/db` when several "
+                "app or worker processes run.",
                 secret=True),
     SettingSpec("OUTREACH_SHEET", str, "",
                 "Google Sheet URL or key. Empty: use the local workbook instead."),
@@ -101,6 +103,22 @@ def parse_bool(raw: Any) -> bool:
     if text in _FALSE:
         return False
     raise ValueError(f"expected yes/no, got {raw!r}")
+
+
+def anchored_database_url(raw: str) -> str:
+    """A relative SQLite path is taken from the project folder, like OUTREACH_WORKBOOK.
+
+    So cron, the worker and the app open the same file whatever directory they start in.
+    """
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        return raw  # Database reports an unusable URL with one clear line
+    path = url.database or ""
+    if (url.get_backend_name() != "sqlite" or path in ("", ":memory:") or Path(path).is_absolute()
+            or url.query.get("uri")):  # a file: URI is passed to SQLite as written
+        return raw
+    return url.set(database=str(PROJECT_ROOT / path)).render_as_string(hide_password=False)
 
 
 def _coerce(spec: SettingSpec, raw: Any) -> Any:
@@ -186,7 +204,7 @@ def load_settings(
     if values["OUTREACH_SYNC_INTERVAL"] < 5:
         raise ConfigError("setting OUTREACH_SYNC_INTERVAL: must be at least 5 seconds")
     return Settings(
-        database_url=values["OUTREACH_DATABASE_URL"],
+        database_url=Secret(anchored_database_url(values["OUTREACH_DATABASE_URL"].reveal())),
         sheet=values["OUTREACH_SHEET"],
         google_service_account_file=values["GOOGLE_SERVICE_ACCOUNT_FILE"],
         workbook=workbook,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,16 @@ import pytest
 from outreach.settings import PROJECT_ROOT
 
 
-def outreach(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def outreach(tmp_path: Path, *args: str, cwd: Path = PROJECT_ROOT,
+             **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SENDGRID"))}
     environ.update({
         "OUTREACH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "OUTREACH_WORKBOOK": str(tmp_path / "workbook.xlsx"),
+        "PYTHONPATH": str(PROJECT_ROOT),  # as cron would set it, to run from elsewhere
     })
     environ.update(env)
-    return subprocess.run([sys.executable, "-m", "outreach", *args], cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "outreach", *args], cwd=cwd,
                           env=environ, capture_output=True, text=True, timeout=120)
 
 
@@ -70,6 +73,31 @@ def test_fresh_install_migrates_loads_demo_and_syncs(tmp_path: Path) -> None:
 def test_wrong_database_url_is_one_line_and_exit_1(tmp_path: Path, url: str) -> None:
     result = outreach(tmp_path, "migrate", OUTREACH_DATABASE_URL=url)
     assert_one_line_error(result)
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql+asyncpg://app@127.0.0.1/outreach", "asyncio driver 'postgresql+asyncpg'"),
+    ("postgresql+pg8000://app@127.0.0.1/outreach", "needs the Python driver 'pg8000'"),
+    ("sqlite:////proc/nope/outreach.db", "cannot create the folder /proc/nope"),
+    ("postgresql://app@127.0.0.1:port/outreach", "is not a database URL"),
+])
+def test_an_unusable_database_url_says_why_in_one_line(tmp_path: Path, url: str, says: str) -> None:
+    result = outreach(tmp_path, "migrate", OUTREACH_DATABASE_URL=url)
+    assert_one_line_error(result, says)
+    assert "unexpected" not in result.stderr
+
+
+def test_cron_in_another_directory_opens_the_projects_database(tmp_path: Path) -> None:
+    name = f"cli-test-{uuid.uuid4().hex[:8]}.db"
+    where = PROJECT_ROOT / "data" / name
+    try:
+        result = outreach(tmp_path, "migrate", cwd=tmp_path, OUTREACH_DATABASE_URL=f"sqlite:///data/{name}")
+        assert result.returncode == 0, result.stderr
+        assert f"database ready: sqlite:///{where}" in result.stdout
+        assert where.exists() and not (tmp_path / "data").exists()
+    finally:
+        for leftover in PROJECT_ROOT.joinpath("data").glob(f"{name}*"):
+            leftover.unlink()
 
 
 def test_database_password_never_printed(tmp_path: Path) -> None:

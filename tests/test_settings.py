@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import ConfigError
-from outreach.settings import SETTINGS, Secret, load_settings
+from outreach.settings import PROJECT_ROOT, SETTINGS, Secret, load_settings
 
 
 def write_secrets(tmp_path: Path, text: str) -> Path:
@@ -75,3 +75,19 @@ def test_unreadable_secrets_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_every_setting_has_help() -> None:
     assert all(spec.help for spec in SETTINGS)
+
+
+@pytest.mark.parametrize(("given", "used"), [
+    ("sqlite:///data/team.db", f"sqlite:///{PROJECT_ROOT / 'data' / 'team.db'}"),
+    ("sqlite:///team.db?timeout=5", f"sqlite:///{PROJECT_ROOT / 'team.db'}?timeout=5"),
+    ("sqlite:////var/lib/outreach/team.db", "sqlite:////var/lib/outreach/team.db"),
+    ("sqlite://", "sqlite://"),
+    ("postgresql://app:pw@db.example.com/outreach", "postgresql://app:pw@db.example.com/outreach"),
+    ("not a url", "not a url"),
+])
+def test_a_relative_sqlite_path_is_taken_from_the_project_folder(
+        tmp_path: Path, given: str, used: str) -> None:
+    """Cron starts in another directory; it must open the database the app uses."""
+    settings = load_settings(environ={"OUTREACH_DATABASE_URL": given}, secrets_path=tmp_path / "none.toml")
+    assert settings.database_url.reveal() == used
+    assert isinstance(settings.database_url, Secret)
