@@ -10,7 +10,6 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,15 +124,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.open(settings)
     require_current_schema(runtime.db)
     worker = Worker(runtime)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # Finish the message in hand, hand the rest of the batch back, then stop: nothing half-sent.
+        signal.signal(signum, lambda *_: worker.stop.set())
     if args.once:
         done = worker.run_once()
         print(", ".join(f"{name}: {count}" for name, count in done.items()) or "nothing due")
         return 0
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        # Finish the item in hand, then stop: nothing half-sent.
-        signal.signal(signum, lambda *_: stop.set())
-    worker.run_forever(stop)
+    worker.run_forever(worker.stop)
     return 0
 
 

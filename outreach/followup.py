@@ -24,14 +24,14 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
 from outreach.business_hours import WorkCalendar
 from outreach.emails import render_email
 from outreach.humanize import duration
 from outreach.leads import OPEN_STATUSES, lead_url
-from outreach.models import Customer, Lead, Rep
+from outreach.models import Customer, Lead, LeadEvent, Rep
 from outreach.outbox import Email, enqueue
 from outreach.phones import display
 from outreach.team_settings import TeamSettings
@@ -79,8 +79,17 @@ def start_following_up(session: Session, lead: Lead, team: TeamSettings, now: da
 
 
 def alert_key(lead: Lead) -> str:
-    # Per owner, so a lead reassigned by a manager alerts its new owner too.
-    return f"alert:{lead.id}:{lead.owner_id}"
+    """One alert per assignment: a lead handed back to an earlier owner alerts them again.
+
+    Reads the lead's reassignments through the session the lead belongs to.
+    """
+    session = object_session(lead)
+    assert session is not None, "alert_key needs a lead loaded from a session"
+    handovers = session.scalar(select(func.count()).select_from(LeadEvent).where(
+        LeadEvent.lead_id == lead.id, LeadEvent.outcome == "reassigned")) or 0
+    key = f"alert:{lead.id}:{lead.owner_id}"
+    # The first assignment keeps the key alerts had before reassignments were counted.
+    return f"{key}:{handovers}" if handovers else key
 
 
 def stop_following_up(lead: Lead) -> None:

@@ -4,13 +4,19 @@ One small interface, ``send(message, sender) -> provider id``, raising
 :class:`DeliveryError` with a ``permanent`` flag. Transient failures (429, 5xx,
 timeouts, dropped connections) are retried by the outbox later; permanent ones
 (a bad key, a refused address) are shown in the app and never retried.
+
+SendGrid's rate limit is per account, not per message: after a 429 the transport
+sends nothing until the ``X-RateLimit-Reset`` it was given, and refuses each send
+meanwhile without a request (an error that does not count as an attempt).
 """
 
 from __future__ import annotations
 
 import json
-import time
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.error import URLError
 
@@ -28,6 +34,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from outreach import clock
 from outreach.models import OutboxMessage
 from outreach.settings import Settings
 
@@ -39,10 +46,12 @@ class Sender:
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, permanent: bool, retry_after: float | None = None,
+                 attempted: bool = True) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.attempted = attempted  # False: refused before any request left
 
 
 class MailTransport(Protocol):
@@ -74,11 +83,15 @@ class SendGridTransport:
     name = "sendgrid"
 
     def __init__(self, api_key: str, host: str = "https://api.sendgrid.com", *,
-                 sandbox: bool = False, timeout: float = 10.0) -> None:
+                 sandbox: bool = False, timeout: float = 10.0,
+                 now: Callable[[], datetime] = clock.now) -> None:
         self._client = SendGridAPIClient(api_key, host=host)
         # The library waits for ever by default; a hung request would stall every reminder.
         self._client.client.timeout = timeout
         self.sandbox = sandbox
+        self._now = now
+        self._lock = threading.Lock()
+        self._paused_until: datetime | None = None
 
     def build(self, message: OutboxMessage, sender: Sender) -> Mail:
         mail = Mail(from_email=From(sender.email, sender.name), subject=message.subject,
@@ -96,22 +109,55 @@ class SendGridTransport:
         return mail
 
     def send(self, message: OutboxMessage, sender: Sender) -> str:
+        self._wait_for_rate_limit()
         try:
             response = self._client.send(self.build(message, sender))
         except HTTPError as exc:
+            if exc.status_code == 429:
+                raise self._rate_limited(exc) from None
             raise _http_failure(exc) from None
         except (TimeoutError, URLError, OSError) as exc:
             raise DeliveryError(f"SendGrid did not answer ({type(exc).__name__})",
                                 permanent=False) from None
         return response.headers.get("X-Message-Id", "") if response.headers else ""
 
+    def paused_until(self) -> datetime | None:
+        with self._lock:
+            return self._paused_until
+
+    def _wait_for_rate_limit(self) -> None:
+        now = self._now()
+        with self._lock:
+            until = self._paused_until
+        if until is not None and now < until:
+            raise DeliveryError(f"SendGrid rate limit: sending paused until {until:%H:%M:%S} UTC",
+                                permanent=False, retry_after=_seconds_until(until, now), attempted=False)
+
+    def _rate_limited(self, exc: HTTPError) -> DeliveryError:
+        now = self._now()
+        until = _reset_time(exc, now)
+        with self._lock:
+            if self._paused_until is None or until > self._paused_until:
+                self._paused_until = until
+        return DeliveryError("SendGrid rate limit reached (429)", permanent=False,
+                             retry_after=_seconds_until(until, now))
+
+
+def _reset_time(exc: HTTPError, now: datetime) -> datetime:
+    """When SendGrid lets us send again: its X-RateLimit-Reset (epoch seconds), else in a minute."""
+    reset = (exc.headers or {}).get("X-RateLimit-Reset")
+    try:
+        return datetime.fromtimestamp(float(reset), UTC) if reset else now + timedelta(seconds=60)
+    except (ValueError, OverflowError, OSError):
+        return now + timedelta(seconds=60)
+
+
+def _seconds_until(until: datetime, now: datetime) -> float:
+    return max(1.0, (until - now).total_seconds())
+
 
 def _http_failure(exc: HTTPError) -> DeliveryError:
     status = exc.status_code
-    if status == 429:
-        reset = (exc.headers or {}).get("X-RateLimit-Reset")
-        wait = max(1.0, float(reset) - time.time()) if reset else 60.0
-        return DeliveryError("SendGrid rate limit reached (429)", permanent=False, retry_after=wait)
     if status >= 500 or status == 408:
         return DeliveryError(f"SendGrid had a server error ({status})", permanent=False)
     return DeliveryError(_PERMANENT_HINTS.get(status) or

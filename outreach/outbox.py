@@ -3,9 +3,14 @@
 1. ``enqueue`` writes the message in the same transaction as the decision (a lead
    saved, a reminder due). Its unique key makes a second decision a no-op.
 2. ``deliver_due`` claims due messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-   a conditional UPDATE everywhere), sends each, and marks it sent or schedules a
-   retry. A claim lapses after ``CLAIM_FOR``, so a worker killed mid-send leaves
-   its messages to the next worker: at-least-once, never lost.
+   a conditional UPDATE everywhere), then for each one renews its claim, sends it
+   and records the outcome, each step conditional on the claim's token.
+
+A claim lapses after ``CLAIM_FOR``, so a worker killed mid-send leaves its messages
+to the next worker: at-least-once, never lost. A worker whose claim lapsed while
+the message waited its turn finds the token changed and leaves it to the new
+owner, so a slow batch never sends a message twice. The one duplicate left is a
+crash between the provider's 202 and our commit.
 
 A reminder whose lead was followed up while it waited is cancelled, not sent.
 """
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,9 +36,16 @@ from outreach.models import Lead, OutboxMessage
 
 log = logging.getLogger(__name__)
 
-CLAIM_FOR = timedelta(minutes=2)
+# Renewed right before each send, so a claim only has to outlast one send (SendGrid's
+# timeout is 10 s) plus SQLite's 15 s busy wait for the commit. It is also how long a
+# killed worker's messages wait before another worker picks them up.
+CLAIM_FOR = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)  # transient failures are retried this long
 NAG_KINDS = ("reminder", "escalation")
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,10 @@ def _claimable(now: datetime):  # type: ignore[no-untyped-def]
 
 def claim(db: Database, worker: str, now: datetime, limit: int = 100,
           keys: Iterable[str] | None = None) -> list[OutboxMessage]:
-    """Take up to ``limit`` due messages for this worker; nobody else gets them until the claim lapses."""
+    """Take up to ``limit`` due messages for this worker; nobody else gets them until the claim lapses.
+
+    Each returned message carries its claim token in ``claimed_by``.
+    """
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     with db.session() as session, session.begin():
         due = (select(OutboxMessage.id).where(_claimable(now))
@@ -99,12 +115,40 @@ def claim(db: Database, worker: str, now: datetime, limit: int = 100,
         ))
 
 
+def _ours(message: OutboxMessage):  # type: ignore[no-untyped-def]
+    return and_(OutboxMessage.id == message.id, OutboxMessage.claimed_by == message.claimed_by,
+                OutboxMessage.status == "sending")
+
+
+def _change(db: Database, condition, **values: object) -> bool:  # type: ignore[no-untyped-def]
+    """One conditional UPDATE; True if it changed the row."""
+    with db.session() as session, session.begin():
+        result = session.execute(update(OutboxMessage).where(condition).values(**values)
+                                 .execution_options(synchronize_session=False))
+        return result.rowcount == 1
+
+
+def renew_claim(db: Database, message: OutboxMessage, now: datetime) -> bool:
+    """Extend our claim for one more send; False if another worker took the message meanwhile.
+
+    Claiming changes the token, so a lapsed claim nobody took yet is still safely ours.
+    """
+    return _change(db, _ours(message), claimed_until=now + CLAIM_FOR)
+
+
+def release(db: Database, message: OutboxMessage) -> None:
+    """Hand an unsent message back at once (a worker shutting down), not after the claim lapses."""
+    _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None)
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
     cancelled: int = 0
+    lost: int = 0  # claims that lapsed and went to another worker before their turn came
+    released: int = 0  # handed back unsent because the worker was stopping
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -121,57 +165,82 @@ def _still_wanted(db: Database, message: OutboxMessage) -> bool:
         return lead is not None and lead.status in ("new", "attempted")
 
 
-def _send_one(db: Database, transport: MailTransport, sender: Sender,
-              message: OutboxMessage) -> tuple[str, str | DeliveryError]:
-    if not _still_wanted(db, message):
-        return "cancelled", ""
-    try:
-        return "sent", transport.send(message, sender)
-    except DeliveryError as exc:
-        return "error", exc
+@dataclass(frozen=True)
+class _Delivery:
+    db: Database
+    transport: MailTransport
+    sender: Sender
+    now: Callable[[], datetime]
+    keep_going: Callable[[], bool]
+
+    def __call__(self, message: OutboxMessage) -> tuple[str, str]:
+        """Renew, send, record: one message, start to finish. Returns (outcome, error)."""
+        if not self.keep_going():
+            release(self.db, message)
+            return "released", ""
+        if not renew_claim(self.db, message, self.now()):
+            return "lost", ""
+        if not _still_wanted(self.db, message):
+            _change(self.db, _ours(message), status="cancelled", claimed_by=None, claimed_until=None,
+                    last_error="the lead was reached before this was sent")
+            return "cancelled", ""
+        try:
+            provider_id = self.transport.send(message, self.sender)
+        except DeliveryError as exc:
+            return _record_failure(self.db, message, exc, self.now()), str(exc)
+        _record_sent(self.db, message, provider_id, self.transport.name, self.now())
+        return "sent", ""
 
 
 def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: str,
                 now: Callable[[], datetime], *, limit: int = 100, threads: int = 4,
-                keys: Iterable[str] | None = None) -> DeliveryReport:
-    """Claim and send what is due; each outcome is committed as soon as it is known."""
-    report = DeliveryReport()
+                keys: Iterable[str] | None = None,
+                keep_going: Callable[[], bool] = _always) -> DeliveryReport:
+    """Claim and send what is due; each outcome is committed as soon as it is known.
+
+    ``keep_going`` is asked before each message: once it says no (a shutdown), the rest
+    of the batch is handed back unsent.
+    """
     messages = claim(db, worker, now(), limit=limit, keys=keys)
+    report = DeliveryReport()
     if not messages:
         return report
+    deliver = _Delivery(db, transport, sender, now, keep_going)
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(messages)))) as pool:
-        outcomes = pool.map(lambda m: (m, *_send_one(db, transport, sender, m)), messages)
-        for message, outcome, detail in outcomes:
-            _record(db, message, outcome, detail, transport.name, now(), report)
+        outcomes = list(pool.map(deliver, messages))
+    counts = Counter(outcome for outcome, _ in outcomes)
+    report.sent, report.retried, report.failed = counts["sent"], counts["retried"], counts["failed"]
+    report.cancelled, report.lost, report.released = (counts["cancelled"], counts["lost"],
+                                                      counts["released"])
+    report.errors = [error for _, error in outcomes if error]
     return report
 
 
-def _record(db: Database, message: OutboxMessage, outcome: str, detail: str | DeliveryError,
-            transport_name: str, now: datetime, report: DeliveryReport) -> None:
-    values: dict[str, object] = {"claimed_by": None, "claimed_until": None}
-    if outcome == "sent":
-        values.update(status="sent", sent_at=now, transport=transport_name,
-                      provider_message_id=str(detail), attempts=message.attempts + 1, last_error=None)
-        report.sent += 1
-    elif outcome == "cancelled":
-        values.update(status="cancelled", last_error="the lead was reached before this was sent")
-        report.cancelled += 1
-    else:
-        assert isinstance(detail, DeliveryError)
-        values.update(_failure(message, detail, now))
-        report.errors.append(str(detail))
-        if values["status"] == "failed":
-            report.failed += 1
-            log.error("e-mail %s failed for good: %s", message.key, detail)
-        else:
-            report.retried += 1
-    with db.session() as session, session.begin():
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values)
-                        .execution_options(synchronize_session=False))
+def _record_sent(db: Database, message: OutboxMessage, provider_id: str, transport_name: str,
+                 now: datetime) -> None:
+    # A 202 is a fact whoever holds the claim now: recording it even after the claim was
+    # lost stops the new holder (its renewal fails) unless it is already mid-send.
+    recorded = _change(db, and_(OutboxMessage.id == message.id, OutboxMessage.status != "sent"),
+                       status="sent", sent_at=now, transport=transport_name,
+                       provider_message_id=provider_id, attempts=message.attempts + 1,
+                       last_error=None, claimed_by=None, claimed_until=None)
+    if not recorded:
+        log.warning("e-mail %s was sent twice: another worker sent it while this one did", message.key)
+
+
+def _record_failure(db: Database, message: OutboxMessage, error: DeliveryError, now: datetime) -> str:
+    values = _failure(message, error, now)
+    if not _change(db, _ours(message), claimed_by=None, claimed_until=None, **values):
+        return "lost"  # another worker holds it now and will try it itself
+    if values["status"] == "failed":
+        log.error("e-mail %s failed for good: %s", message.key, error)
+        return "failed"
+    return "retried"
 
 
 def _failure(message: OutboxMessage, error: DeliveryError, now: datetime) -> dict[str, object]:
-    attempts = message.attempts + 1
+    # A send refused before it left (the transport is waiting out a rate limit) is no attempt.
+    attempts = message.attempts + (1 if error.attempted else 0)
     if error.permanent or now - message.created_at > GIVE_UP_AFTER:
         return {"status": "failed", "attempts": attempts, "last_error": str(error)}
     backoff = error.retry_after or min(30 * 2 ** (attempts - 1), 1800)

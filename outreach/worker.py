@@ -3,11 +3,18 @@
 The ``schedule`` library is only the ticker. What is due is always decided
 from the database (last sync time, due reminders, unsent messages), so a worker
 that was down catches up when it returns, and ``--once`` (for cron) does the
-same work as a tick. A lease in the database lets exactly one worker act at a
-time; the others idle until it goes away.
+same work as a tick.
+
+A lease in the database lets exactly one worker run the scheduler's jobs (sync,
+plans, nagging) at a time; the others leave those to it. A heartbeat thread
+renews the lease while a long job runs, and stops renewing a job that looks
+hung, so a stuck worker cannot keep the others out for ever. Sending mail needs
+no lease: every message is claimed on its own, so every worker (and the app's
+"send this alert now") may send at once.
 
 Each job is a small function ``(runtime, now) -> units of work done``. One
-failing job is logged and does not stop the others or the loop.
+failing job is logged and does not stop the others or the loop; when the
+database itself is unreachable the worker backs off and tries again later.
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import schedule
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from outreach import clock, lease
 from outreach.call_list import enqueue_due_call_lists
@@ -37,13 +47,26 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
 LEASE_TTL = timedelta(seconds=60)
+# A job running longer than this is presumed hung: the heartbeat lets its lease expire.
+HUNG_JOB = timedelta(minutes=15)
+DATABASE_BACKOFF_MAX = timedelta(seconds=60)
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+# The database is down or unreachable (not a bug in a query): back off and retry.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
     every_seconds: int
-    run: Callable[[Runtime, datetime], int]
+    run: Callable[..., int]
+    needs_lease: bool = True  # False: safe in every worker at once (it claims its own work)
+    stoppable: bool = False  # takes ``keep_going`` and stops between items when it says no
 
 
 def sync_if_due(runtime: Runtime, now: datetime) -> int:
@@ -74,19 +97,21 @@ def nag(runtime: Runtime, now: datetime) -> int:
         return send_due_reminders(session, now, team) + send_due_escalations(session, now, team)
 
 
-def deliver_mail(runtime: Runtime, now: datetime) -> int:
-    """Send what the outbox holds, until nothing is due (each batch is committed as it goes)."""
+def deliver_mail(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _always) -> int:
+    """Send what the outbox holds until nothing is due or ``keep_going`` says stop.
+
+    Each message's outcome is committed as it goes, so stopping loses nothing.
+    """
     with runtime.db.session() as session:
         from_ = sender(team_settings(session))
-    sent = 0
-    while True:
-        report = deliver_due(runtime.db, runtime.transport(), from_, WORKER_ID, clock.now)
-        sent += report.handled
+    handled = 0
+    while keep_going():
+        report = deliver_due(runtime.db, runtime.transport(), from_, WORKER_ID, clock.now,
+                             keep_going=keep_going)
+        handled += report.handled
         if report.handled == 0:
-            return sent
-
-
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+            break
+    return handled
 
 
 def deliver_now(runtime: Runtime, keys: list[str]) -> None:
@@ -96,9 +121,9 @@ def deliver_now(runtime: Runtime, keys: list[str]) -> None:
     """
     if not keys:
         return
-    with runtime.db.session() as session:
-        from_ = sender(team_settings(session))
     try:
+        with runtime.db.session() as session:
+            from_ = sender(team_settings(session))
         deliver_due(runtime.db, runtime.transport(), from_, WORKER_ID, clock.now, keys=keys)
     except Exception:  # the worker's next tick sends it instead
         log.exception("immediate delivery of %s failed; the worker will retry", keys)
@@ -110,7 +135,14 @@ def default_jobs(runtime: Runtime) -> list[Job]:
     return [Job("sync", min(runtime.settings.sync_interval, 60), sync_if_due),
             Job("plans", 15, plan_the_day),
             Job("nag", 15, nag),
-            Job("mail", 5, deliver_mail)]
+            Job("mail", 5, deliver_mail, needs_lease=False, stoppable=True)]
+
+
+def describe_database_error(exc: SQLAlchemyError) -> str:
+    """One line for the log: the driver's first line, never the SQL, its parameters or the URL."""
+    reason = getattr(exc, "orig", None) or exc
+    first_line = (str(reason).strip().splitlines() or [""])[0]
+    return f"{type(reason).__name__}: {first_line}"
 
 
 class Worker:
@@ -120,43 +152,130 @@ class Worker:
         jobs: list[Job] | None = None,
         holder: str | None = None,
         now: Callable[[], datetime] = clock.now,
+        lease_ttl: timedelta = LEASE_TTL,
     ) -> None:
         self.runtime = runtime
         self.jobs = jobs if jobs is not None else default_jobs(runtime)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or f"{WORKER_ID}:{uuid.uuid4().hex[:8]}"
         self.now = now
+        self.lease_ttl = lease_ttl
+        self.stop = threading.Event()
+        self._lease_until: datetime | None = None
+        self._busy_since: datetime | None = None
+        self._database_failures = 0
+        self._database_retry_at: datetime | None = None
+
+    # -- the lease -----------------------------------------------------------------------------
 
     def holds_lease(self, now: datetime) -> bool:
+        """Take or renew the scheduler lease; raises the database's error if it cannot ask."""
         with self.runtime.db.session() as session, session.begin():
-            return lease.acquire(session, LEASE_NAME, self.holder, now, LEASE_TTL)
+            held = lease.acquire(session, LEASE_NAME, self.holder, now, self.lease_ttl)
+        self._lease_until = now + self.lease_ttl if held else None
+        return held
+
+    def in_charge(self) -> bool:
+        """True while the lease we last took still covers now, with a margin for one more step."""
+        until = self._lease_until
+        return (not self.stop.is_set() and until is not None
+                and self.now() < until - self.lease_ttl / 4)
+
+    def running(self) -> bool:
+        return not self.stop.is_set()
+
+    def _beat(self, done: threading.Event) -> None:
+        while not done.wait(self.lease_ttl.total_seconds() / 3):
+            if self._lease_until is None:
+                continue  # not ours: the next tick asks for it
+            now = self.now()
+            if self._busy_since is not None and now - self._busy_since > HUNG_JOB:
+                log.error("a worker job has run since %s; no longer renewing the lease so another "
+                          "worker can take over", self._busy_since)
+                continue
+            try:
+                self.holds_lease(now)
+            except DATABASE_DOWN as exc:
+                self._database_trouble(exc)
+
+    @contextmanager
+    def _heartbeat(self) -> Iterator[None]:
+        """Renew the lease from a thread of its own, so a job longer than the lease keeps it."""
+        done = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(done,), name="outreach-lease", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
+
+    def _release_lease(self) -> None:
+        try:
+            with self.runtime.db.session() as session, session.begin():
+                lease.release(session, LEASE_NAME, self.holder)
+        except DATABASE_DOWN as exc:  # it expires by itself
+            log.warning("could not release the scheduler lease: %s", describe_database_error(exc))
+        self._lease_until = None
+
+    # -- database trouble ----------------------------------------------------------------------
+
+    def _database_trouble(self, exc: SQLAlchemyError) -> None:
+        self._database_failures += 1
+        wait = min(timedelta(seconds=2 ** min(self._database_failures - 1, 6)), DATABASE_BACKOFF_MAX)
+        self._database_retry_at = self.now() + wait
+        log.warning("the database is unavailable (%s); the worker tries again in %d s",
+                    describe_database_error(exc), wait.total_seconds())
+
+    def _backing_off(self, now: datetime) -> bool:
+        return self._database_retry_at is not None and now < self._database_retry_at
+
+    # -- running jobs --------------------------------------------------------------------------
 
     def run_job(self, job: Job) -> int:
         now = self.now()
-        if not self.holds_lease(now):
+        if self.stop.is_set() or self._backing_off(now):
             return 0
         try:
-            return job.run(self.runtime, now)
+            if job.needs_lease and not self.holds_lease(now):
+                return 0
+            done = self._run(job, now)
+        except DATABASE_DOWN as exc:
+            self._database_trouble(exc)
+            return 0
         except Exception:
             log.exception("worker job %s failed; the next tick tries again", job.name)
             return 0
+        self._database_failures = 0
+        return done
+
+    def _run(self, job: Job, now: datetime) -> int:
+        self._busy_since = now
+        try:
+            if not job.stoppable:
+                return int(job.run(self.runtime, now))
+            keep_going = self.in_charge if job.needs_lease else self.running
+            return int(job.run(self.runtime, now, keep_going))
+        finally:
+            self._busy_since = None
+
+    def _run_all(self) -> dict[str, int]:
+        return {job.name: self.run_job(job) for job in self.jobs}
 
     def run_once(self) -> dict[str, int]:
         """Run every job that is due now (the `--once` mode, and the first tick)."""
-        return {job.name: self.run_job(job) for job in self.jobs}
+        with self._heartbeat():
+            return self._run_all()
 
     def run_forever(self, stop: threading.Event) -> None:
+        self.stop = stop
         ticker = schedule.Scheduler()
         for job in self.jobs:
             ticker.every(job.every_seconds).seconds.do(self.run_job, job)
-        ticker.every(int(LEASE_TTL.total_seconds() // 3)).seconds.do(self.holds_lease_now)
         log.info("worker %s started (%d jobs)", self.holder, len(self.jobs))
-        self.run_once()
-        while not stop.is_set():
-            ticker.run_pending()
-            stop.wait(1)
-        with self.runtime.db.session() as session, session.begin():
-            lease.release(session, LEASE_NAME, self.holder)
+        with self._heartbeat():
+            self._run_all()
+            while not stop.is_set():
+                ticker.run_pending()
+                stop.wait(1)
+        self._release_lease()
         log.info("worker %s stopped", self.holder)
-
-    def holds_lease_now(self) -> bool:
-        return self.holds_lease(self.now())

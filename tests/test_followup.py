@@ -10,8 +10,12 @@ asked for. The expected times are read as the owner's local wall clock.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,12 +25,16 @@ from sqlalchemy.orm import Session
 
 from outreach import clock
 from outreach.access import NotAllowed, Viewer
-from outreach.followup import start_following_up
+from outreach.calls import CallInput, ReferralInput, log_call
+from outreach.db import Database, migrate
+from outreach.followup import alert_key, start_following_up
 from outreach.leads import close_as_duplicate, log_followup, reassign
-from outreach.models import Lead, OutboxMessage, Rep
+from outreach.models import Lead, OutboxMessage, PlannedCall, Rep, TeamSetting
 from outreach.runtime import Runtime, team_settings
-from outreach.worker import Job, Worker, deliver_mail, nag
-from tests.factories import add_lead, add_rep
+from outreach.worker import Job, Worker, deliver_mail, deliver_now, nag
+from tests.conftest import make_settings
+from tests.factories import add_customer, add_lead, add_rep
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 NEW_YORK, LOS_ANGELES = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")
 QUARTER = timedelta(minutes=15)
@@ -49,14 +57,26 @@ class Team:
 
 
 @pytest.fixture
-def team(sqlite_runtime: Runtime) -> Team:
-    with sqlite_runtime.db.session() as session, session.begin():
+def team(request: pytest.FixtureRequest, tmp_path: Path, workbook: Path) -> Iterator[Team]:
+    """On SQLite, or on PostgreSQL for the tests marked ``ON_BOTH_DATABASES``."""
+    url = (request.getfixturevalue("postgres_url") if getattr(request, "param", "sqlite") == "postgresql"
+           else f"sqlite:///{tmp_path / 'team.db'}")
+    db = Database(url)
+    migrate(db)
+    runtime = Runtime(settings=make_settings(tmp_path, OUTREACH_WORKBOOK=str(workbook)), db=db)
+    with runtime.db.session() as session, session.begin():
         manager = add_rep(session, "maria@example.com", role="manager", name="Maria Boss")
         nick = add_rep(session, "nick@example.com", manager=manager.email, name="Nick Nowak")
         lena = add_rep(session, "lena@example.com", zone="America/Los_Angeles",
                        manager=manager.email, name="Lena Lopez")
         session.expunge_all()
-    return Team(sqlite_runtime, manager, nick, lena)
+    yield Team(runtime, manager, nick, lena)
+    db.dispose()
+
+
+# The whole schedule on PostgreSQL as well costs about 4x SQLite's time: the main story and
+# the daylight-saving cases run on both, the rest on SQLite.
+ON_BOTH_DATABASES = pytest.mark.parametrize("team", ["sqlite", "postgresql"], indirect=True)
 
 
 def new_lead(runtime: Runtime, owner: Rep, name: str, at: datetime) -> int:
@@ -101,6 +121,7 @@ def follow_up(runtime: Runtime, rep: Rep, lead_id: int, outcome: str, at: dateti
         log_followup(session, Viewer.of(session.get(Rep, rep.id)), lead_id, outcome, at)
 
 
+@ON_BOTH_DATABASES
 def test_a_weekday_lead_is_nagged_until_connected(team: Team) -> None:
     lead = new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 0))
     run_worker(team.runtime, local(MON, 9, 0), local(THU, 10, 0))
@@ -254,3 +275,94 @@ def test_an_inbound_row_gets_its_alert_in_the_same_worker_run(runtime: Runtime) 
                                  .where(OutboxMessage.kind == "alert")).all()
     assert sorted((name, status) for name, status, _ in alerts) == [("Dana", "sent"), ("Luis", "sent")]
     assert {at for _, _, at in alerts} == {local(MON, 9, 0)}
+
+
+def reassign_as_manager(team: Team, lead_id: int, to: Rep, at: datetime) -> None:
+    with team.runtime.db.session() as session, session.begin():
+        reassign(session, Viewer.of(session.get(Rep, team.manager.id)), lead_id, to.id,
+                 team_settings(session), at)
+
+
+def test_a_lead_handed_back_to_its_first_owner_alerts_them_again(team: Team) -> None:
+    lead = new_lead(team.runtime, team.nick, "Back And Forth", local(MON, 9, 0))
+    reassign_as_manager(team, lead, team.lena, local(MON, 9, 1))
+    reassign_as_manager(team, lead, team.nick, local(MON, 9, 2))
+    run_worker(team.runtime, local(MON, 9, 2), local(MON, 9, 4))
+    assert sent(team.runtime) == ["alert nick Mon 09:02", "alert lena Mon 09:02",
+                                  "alert nick Mon 09:02"]
+
+
+# Daylight saving time in 2026/27: New York and Los Angeles fall back on Sunday 1 November 2026
+# and spring forward on Sunday 14 March 2027. The Friday before each, 16:00 local.
+AUTUMN_FRIDAY, SPRING_FRIDAY = date(2026, 10, 30), date(2027, 3, 12)
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.parametrize("friday", [AUTUMN_FRIDAY, SPRING_FRIDAY], ids=["fall-back", "spring-forward"])
+@pytest.mark.parametrize("who", ["nick", "lena"])
+def test_reminders_keep_the_owners_wall_clock_across_a_daylight_saving_weekend(
+        team: Team, friday: date, who: str) -> None:
+    owner = getattr(team, who)
+    zone = ZoneInfo(owner.time_zone)
+    start = local(friday, 16, 0, zone)
+    new_lead(team.runtime, owner, "Over The Weekend", start)
+    run_worker(team.runtime, start, local(friday + timedelta(days=4), 17, 0, zone))
+    assert sent(team.runtime, zone) == [
+        f"alert {who} Fri 16:00", f"reminder {who} Fri 16:05", f"reminder {who} Fri 16:15",
+        f"reminder {who}+maria Fri 17:00",
+        # 20:00 is after closing; Monday's opening is 08:00 on the new clock, not 07:00 or 09:00
+        f"reminder {who}+maria Mon 08:00",
+        f"reminder {who}+maria Tue 08:00",
+        "escalation maria Tue 16:00",  # two business days later, at the same wall-clock time
+    ]
+
+
+def open_all_week(team: Team) -> None:
+    with team.runtime.db.session() as session, session.begin():
+        session.add_all([TeamSetting(key="Workdays", value="Mon-Sun"),
+                         TeamSetting(key="Business Hours", value="00:00-23:59")])
+
+
+@ON_BOTH_DATABASES
+def test_the_four_hour_reminder_counts_real_hours_across_the_missing_hour(team: Team) -> None:
+    """A team open round the clock: 00:30 plus four hours, on the night the clocks skip 02:00."""
+    open_all_week(team)
+    sunday = date(2027, 3, 14)
+    start = local(sunday, 0, 30)
+    new_lead(team.runtime, team.nick, "Spring Night", start)
+    run_worker(team.runtime, start, start + timedelta(hours=6))
+    assert sent(team.runtime) == ["alert nick Sun 00:30", "reminder nick Sun 00:35",
+                                  "reminder nick Sun 00:45", "reminder nick+maria Sun 01:30",
+                                  "reminder nick+maria Sun 05:30"]  # 01:30 EST + 4 h = 05:30 EDT
+
+
+def test_a_saved_referral_reaches_sendgrid_within_five_seconds(
+        database: Database, workbook: Path, tmp_path: Path, sendgrid: FakeSendGrid) -> None:
+    """What the rep page's Save does: one transaction, then the alert is sent off the page's thread."""
+    settings = make_settings(tmp_path, OUTREACH_WORKBOOK=str(workbook), SENDGRID_API_KEY=sendgrid.api_key,
+                             OUTREACH_SENDGRID_HOST=sendgrid.host)
+    runtime = Runtime(settings=settings, db=database)
+    with database.session() as session, session.begin():
+        rep = add_rep(session, "nick@example.com", name="Nick Nowak")
+        customer = add_customer(session, "Carla Diaz", owner=rep.email)
+        planned = PlannedCall(plan_date=clock.now().date(), rep_id=rep.id, customer_id=customer.id,
+                              position=0, status="open", created_at=clock.now())
+        session.add(planned)
+        session.flush()
+        viewer, planned_id = Viewer.of(rep), planned.id
+    form = CallInput(planned_call_id=planned_id, outcome="connected", client_token="form-1",
+                     referrals=(ReferralInput(first_name="Dana", last_name="Whitfield",
+                                              phone="(617) 555-0142", need="A new roof"),))
+    started = time.monotonic()
+    with database.session() as session, session.begin():
+        saved = log_call(session, viewer, form, team_settings(session), clock.now())
+    with database.session() as session:
+        keys = [alert_key(session.get(Lead, lead_id)) for lead_id in saved.lead_ids]
+    sending = threading.Thread(target=deliver_now, args=(runtime, keys), daemon=True)
+    sending.start()
+    (body,) = sendgrid.wait_for(1, timeout=5)
+    assert time.monotonic() - started < 5
+    assert body["categories"] == ["alert"] and "Dana Whitfield" in body["subject"]
+    sending.join(5)  # the 202 comes before our commit of it
+    with database.session() as session:
+        assert session.scalar(select(OutboxMessage.status).where(OutboxMessage.key == keys[0])) == "sent"

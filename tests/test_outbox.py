@@ -6,12 +6,14 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
+from outreach import clock as outreach_clock
 from outreach.db import Database
 from outreach.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
 from outreach.models import OutboxMessage
-from outreach.outbox import Email, claim, deliver_due, enqueue
+from outreach.outbox import CLAIM_FOR, Email, claim, deliver_due, enqueue, renew_claim
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -42,6 +44,9 @@ def transport(fake: FakeSendGrid, timeout: float = 2.0) -> SendGridTransport:
 def clock(start: datetime = MONDAY_9AM_NY):  # type: ignore[no-untyped-def]
     now = [start]
     return now, (lambda: now[0])
+
+
+clock_now = outreach_clock.now
 
 
 def test_the_same_decision_twice_is_one_message(database: Database) -> None:
@@ -76,19 +81,34 @@ def test_sandbox_mode_is_sent_as_sandbox(database: Database, sendgrid: FakeSendG
     assert len(sendgrid.sandbox_messages) == 1 and not sendgrid.messages
 
 
-def test_rate_limit_waits_for_the_reset(database: Database, sendgrid: FakeSendGrid) -> None:
-    add(database, email())
+def test_rate_limit_pauses_every_send_until_the_reset(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email("alert:1"), email("alert:2"), email("alert:3"))
     sendgrid.respond_next(429, reset_in=120)
-    now, tick = clock()
-    report = deliver_due(database, transport(sendgrid), SENDER, "w1", tick)
-    assert report.retried == 1
-    (waiting,) = messages(database)
-    assert waiting.status == "pending"
-    assert waiting.next_attempt_at - MONDAY_9AM_NY > timedelta(seconds=100)
-    now[0] = MONDAY_9AM_NY + timedelta(seconds=60)
-    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).handled == 0
-    now[0] = MONDAY_9AM_NY + timedelta(seconds=200)
-    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).sent == 1
+    with time_machine.travel(MONDAY_9AM_NY, tick=False) as traveller:
+        one_account = transport(sendgrid)  # the fake's reset header and our clock read the same time
+        report = deliver_due(database, one_account, SENDER, "w1", clock_now, threads=1)
+        assert report.retried == 3 and len(sendgrid.requests) == 1  # the other two never left
+        waiting = messages(database)
+        assert {m.status for m in waiting} == {"pending"}
+        assert all(m.next_attempt_at - MONDAY_9AM_NY >= timedelta(seconds=120) for m in waiting)
+        assert [m.attempts for m in waiting] == [1, 0, 0]  # a send refused locally is no attempt
+        traveller.shift(timedelta(seconds=60))
+        assert deliver_due(database, one_account, SENDER, "w1", clock_now).handled == 0
+        traveller.shift(timedelta(seconds=70))
+        assert deliver_due(database, one_account, SENDER, "w1", clock_now).sent == 3
+    assert len(sendgrid.requests) == 4
+
+
+def test_a_rate_limit_also_holds_back_messages_due_later(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email("alert:1"))
+    sendgrid.respond_next(429, reset_in=120)
+    with time_machine.travel(MONDAY_9AM_NY, tick=False) as traveller:
+        one_account = transport(sendgrid)
+        assert deliver_due(database, one_account, SENDER, "w1", clock_now).retried == 1
+        traveller.shift(timedelta(seconds=30))
+        add(database, email("alert:2"), at=clock_now())
+        assert deliver_due(database, one_account, SENDER, "w1", clock_now).retried == 1
+    assert len(sendgrid.requests) == 1
 
 
 @pytest.mark.parametrize("failure", [500, 503, "hang"])
@@ -126,8 +146,8 @@ def test_client_errors_fail_for_good_with_a_reason(
 def test_a_lapsed_claim_is_picked_up_by_another_worker(database: Database, sendgrid: FakeSendGrid) -> None:
     add(database, email())
     assert len(claim(database, "crashed-worker", MONDAY_9AM_NY)) == 1  # claimed, then the worker died
-    assert claim(database, "w2", MONDAY_9AM_NY + timedelta(seconds=30)) == []
-    late = MONDAY_9AM_NY + timedelta(minutes=3)
+    assert claim(database, "w2", MONDAY_9AM_NY + CLAIM_FOR / 2) == []
+    late = MONDAY_9AM_NY + CLAIM_FOR + timedelta(seconds=1)
     assert deliver_due(database, transport(sendgrid), SENDER, "w2", lambda: late).sent == 1
 
 
@@ -155,3 +175,57 @@ def test_embedded_outbox_keeps_the_mail_for_the_app(database: Database) -> None:
     assert deliver_due(database, EmbeddedOutbox(), SENDER, "w1", clock()[1]).sent == 1
     (kept,) = messages(database)
     assert kept.transport == "outbox" and kept.html == "<p>Call Dana now.</p>"
+
+
+def test_a_slow_batch_whose_claim_lapsed_never_sends_a_message_twice(
+        database: Database, sendgrid: FakeSendGrid) -> None:
+    """Worker A hangs on its first message past the claim; B takes the batch; A must not resend."""
+    add(database, email("alert:1"), email("alert:2"), email("alert:3"))
+    now, tick = clock()
+    sendgrid.respond_next("hang")
+    reports = {}
+
+    def slow_worker() -> None:
+        reports["a"] = deliver_due(database, transport(sendgrid, timeout=5), SENDER, "a", tick, threads=1)
+
+    first = threading.Thread(target=slow_worker)
+    first.start()
+    sendgrid.wait_for_requests(1)
+    now[0] = MONDAY_9AM_NY + CLAIM_FOR + timedelta(seconds=1)  # A's claim has lapsed
+    reports["b"] = deliver_due(database, transport(sendgrid), SENDER, "b", tick)
+    sendgrid.release_hangs()
+    first.join()
+    keys = [b["personalizations"][0]["custom_args"]["outreach_key"] for b in sendgrid.messages]
+    assert sorted(keys) == ["alert:1", "alert:2", "alert:3"]
+    assert reports["b"].sent == 3 and reports["a"].lost == 3 and reports["a"].handled == 0
+    assert {m.status for m in messages(database)} == {"sent"}
+
+
+def test_a_202_after_the_claim_lapsed_is_still_recorded_and_stops_the_next_claimer(
+        database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    sendgrid.latency = 0.5
+    now, tick = clock()
+    done = threading.Thread(target=deliver_due,
+                            args=(database, transport(sendgrid), SENDER, "a", tick))
+    done.start()
+    sendgrid.wait_for(1)  # accepted; the answer is on its way
+    now[0] = MONDAY_9AM_NY + CLAIM_FOR + timedelta(seconds=1)
+    late_claim = claim(database, "b", now[0])
+    done.join()
+    (row,) = messages(database)
+    assert row.status == "sent" and len(late_claim) == 1
+    assert not renew_claim(database, late_claim[0], now[0])  # so B never sends it again
+    assert len(sendgrid.messages) == 1
+
+
+def test_a_stopping_worker_hands_the_rest_of_its_batch_back(
+        database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, *(email(f"alert:{n}") for n in range(5)))
+    answers = iter([True, True])
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", clock()[1], threads=1,
+                         keep_going=lambda: next(answers, False))
+    assert (report.sent, report.released) == (2, 3)
+    handed_back = [m for m in messages(database) if m.status == "pending"]
+    assert len(handed_back) == 3 and all(m.claimed_by is None for m in handed_back)
+    assert len(claim(database, "w2", MONDAY_9AM_NY)) == 3  # at once, not after the claim lapses
