@@ -4,19 +4,29 @@ One sync = one read of every tab, validation of every row, then one
 transaction that applies the good rows. A missing tab or column fails the whole
 sync and leaves the previous snapshot untouched; a bad row is skipped and
 listed. Every attempt is recorded as a SyncRun for the data-status page.
+
+One sync runs at a time, across processes: the worker, "Sync now" and the CLI
+take the "sync" lease first, and a sync that finds it taken is skipped (not
+recorded: nothing failed). Two snapshots applied at once would race for the same
+new keys.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from outreach import lease
 from outreach.db import Database
 from outreach.errors import OutreachError, SourceError
 from outreach.inbound import import_inbound
@@ -39,6 +49,11 @@ from outreach.write_back import BUILDERS, tables_to_write
 log = logging.getLogger(__name__)
 
 KEEP_SYNC_RUNS = 500
+SYNC_LEASE = "sync"
+# Longer than the slowest sync (100,000 rows, Google retrying for a minute or two), so a
+# live sync never loses it; a crashed one blocks the next for at most this long.
+SYNC_LEASE_TTL = timedelta(minutes=10)
+ANOTHER_SYNC = "another sync is already running (the worker, Sync now or the CLI); this one was skipped"
 
 
 @dataclass
@@ -62,6 +77,7 @@ class SyncResult:
     error: str | None = None
     new_lead_ids: list[int] = field(default_factory=list)  # from the Inbound tab, to alert at once
     written_tabs: list[str] = field(default_factory=list)
+    busy: bool = False  # skipped because another sync held the lease; nothing was recorded
 
     @property
     def changed(self) -> bool:
@@ -124,11 +140,31 @@ def sync_now(db: Database, open_source: Callable[[], SheetSource], now: datetime
 
 
 def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bool = True) -> SyncResult:
-    """Read the source, apply it, write the app's tabs back.
+    """Read the source, apply it, write the app's tabs back, unless another sync is running.
 
-    Never raises for a source problem: the failure is recorded (and the last
-    good snapshot stays in place) so the worker and the app carry on.
+    Never raises for a source or database problem: the failure is recorded (and the
+    last good snapshot stays in place) so the worker and the app carry on.
     """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    try:
+        with db.session() as session, session.begin():
+            claimed = lease.acquire(session, SYNC_LEASE, holder, now, SYNC_LEASE_TTL)
+        if not claimed:
+            return SyncResult(ok=False, source=source.label, error=ANOTHER_SYNC, busy=True)
+        try:
+            return _sync_holding_the_lease(db, source, now, write_back)
+        finally:
+            _release_lease(db, holder)
+    except SQLAlchemyError as exc:
+        result = SyncResult(ok=False, source=source.label, error=(
+            f"the database refused the sync ({database_reason(exc)}); the previous snapshot "
+            "is kept and the next sync tries again"))
+        _record_run(db, result, now)
+        return result
+
+
+def _sync_holding_the_lease(db: Database, source: SheetSource, now: datetime,
+                            write_back: bool) -> SyncResult:
     result = SyncResult(ok=False, source=source.label)
     try:
         tables = source.read_tabs([t.title for t in READ_TABS] + list(BUILDERS))
@@ -150,6 +186,21 @@ def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bo
     return result
 
 
+def _release_lease(db: Database, holder: str) -> None:
+    try:
+        with db.session() as session, session.begin():
+            lease.release(session, SYNC_LEASE, holder)
+    except SQLAlchemyError as exc:  # it expires by itself; nothing else to do
+        log.warning("could not release the sync lease: %s", database_reason(exc))
+
+
+def database_reason(exc: SQLAlchemyError) -> str:
+    """The driver's own first line, never the statement (its parameters hold customers' data)."""
+    cause = getattr(exc, "orig", None) or exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _write_back(db: Database, source: SheetSource, team: TeamSettings,
                 current: dict[str, Table | None], result: SyncResult, now: datetime) -> None:
     try:
@@ -158,9 +209,10 @@ def _write_back(db: Database, source: SheetSource, team: TeamSettings,
         if changed:
             source.write_tabs(changed)
         result.written_tabs = list(changed)
-    except OutreachError as exc:
+    except (OutreachError, SQLAlchemyError) as exc:
         # The snapshot is in; only the report to the sheet is late. Say so, try next time.
-        result.error = f"writing back to the sheet failed: {exc}"
+        reason = database_reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        result.error = f"writing back to the sheet failed: {reason}"
         log.warning("%s", result.error)
 
 
@@ -279,6 +331,14 @@ def _match(rec: CustomerRecord, by_key: dict[str, Any], matched: set[int]) -> An
 
 
 def _record_run(db: Database, result: SyncResult, now: datetime) -> None:
+    try:
+        _store_run(db, result, now)
+    except SQLAlchemyError as exc:  # the database is down: the log is all that is left
+        log.warning("could not record the sync from %s (%s): %s", result.source,
+                    result.error or "ok", database_reason(exc))
+
+
+def _store_run(db: Database, result: SyncResult, now: datetime) -> None:
     with db.session() as session, session.begin():
         session.add(SyncRun(
             started_at=now, finished_at=now, source=result.source, ok=result.ok,

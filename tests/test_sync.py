@@ -7,17 +7,19 @@ request against Google's discovery document.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
+from outreach import lease
 from outreach.db import Database
 from outreach.models import Call, Customer, Lead, Rep, SyncRun, TeamSetting
 from outreach.runtime import team_settings
-from outreach.sync import SyncResult, run_sync
+from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL, SyncResult, run_sync
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.google_sheets import FakeGoogleSheets
 from tests.sheets import CUSTOMERS, GoogleSheet, ManagerSheet, WorkbookSheet, team_tabs
@@ -376,3 +378,70 @@ def test_a_changed_cell_is_checked_again(sheet: ManagerSheet, database: Database
     result = sync(sheet, database, NOW + timedelta(minutes=1))
     assert [(p.row, p.column) for p in result.problems] == [(2, "Phone")]
     assert customers(database)["id:C1"].active is False  # skipped this time, history kept
+
+
+def sync_runs(db: Database) -> list[SyncRun]:
+    with db.session() as session:
+        return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
+
+
+def test_a_sync_while_another_runs_is_skipped_and_not_recorded(
+        sheet: ManagerSheet, database: Database) -> None:
+    with database.session() as session, session.begin():
+        assert lease.acquire(session, SYNC_LEASE, "worker on another machine", NOW, SYNC_LEASE_TTL)
+    busy = run_sync(database, sheet.source, NOW + timedelta(minutes=1))
+    assert not busy.ok and busy.busy
+    assert busy.error == ("another sync is already running (the worker, Sync now or the CLI); "
+                          "this one was skipped")
+    assert sync_runs(database) == [] and customers(database) == {}
+    # The other holder died mid-sync: its lease runs out and syncing resumes.
+    sync(sheet, database, NOW + SYNC_LEASE_TTL + timedelta(seconds=1))
+    assert len(customers(database)) == 3
+
+
+def test_syncs_started_together_never_raise_or_duplicate(
+        sheet: ManagerSheet, database: Database) -> None:
+    start = threading.Barrier(3)
+    results: list[SyncResult] = []
+
+    def sync_now() -> None:
+        start.wait()
+        results.append(run_sync(database, sheet.source, NOW))
+
+    threads = [threading.Thread(target=sync_now) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 3
+    assert all(r.ok or r.busy for r in results), [r.error for r in results]
+    assert len(customers(database)) == 3
+    assert len(sync_runs(database)) == sum(r.ok for r in results) >= 1
+
+
+def refuse_new_customers(db: Database) -> None:
+    """A database that refuses the write, as a full disk or a lost race would."""
+    with db.engine.begin() as conn:
+        if db.is_postgresql:
+            conn.execute(text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                              "$$ BEGIN RAISE EXCEPTION 'disk quota exceeded'; END $$"))
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON customers "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+        else:
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON customers "
+                              "BEGIN SELECT RAISE(ABORT, 'disk quota exceeded'); END"))
+
+
+def test_a_database_refusing_the_snapshot_is_a_recorded_failure(
+        sheet: ManagerSheet, database: Database) -> None:
+    refuse_new_customers(database)
+    result = run_sync(database, sheet.source, NOW)
+    assert not result.ok
+    assert result.error is not None and result.error.startswith("the database refused the sync (")
+    assert "disk quota exceeded" in result.error and "INSERT" not in result.error
+    [run] = sync_runs(database)
+    assert not run.ok and run.error == result.error
+    with database.engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse" + (" ON customers" if database.is_postgresql else "")))
+    sync(sheet, database, NOW + timedelta(minutes=1))  # the lease was given back
+    assert len(customers(database)) == 3
