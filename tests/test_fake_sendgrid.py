@@ -236,6 +236,18 @@ def test_a_lost_202_counts_as_sent(fake: FakeSendGrid, sg: SendGridAPIClient) ->
     assert fake.accepted_count() == 1  # SendGrid has it; a blind retry would send it twice
 
 
+def test_acceptance_is_timed_before_the_latency_so_a_crash_window_can_be_measured() -> None:
+    with FakeSendGrid(latency=0.3) as fake:
+        client = SendGridAPIClient(KEY, host=fake.host)
+        client.client.timeout = 5
+        started = time.monotonic()
+        client.send(referral_mail("outbox-1"))
+        client.send(referral_mail("outbox-2"))
+        answered = time.monotonic()
+        first, second = fake.accepted_at
+        assert started <= first < first + 0.3 <= second < answered - 0.3
+
+
 def test_latency_delays_every_answer() -> None:
     with FakeSendGrid(latency=0.3) as fake:
         client = SendGridAPIClient(KEY, host=fake.host)

@@ -198,6 +198,7 @@ class FakeSendGrid:
         self._requests: list[RecordedRequest] = []
         self._messages: list[Any] = []
         self._message_ids: list[str] = []
+        self._accepted_at: list[float] = []
         self._sandbox_messages: list[Any] = []
         self._violations: list[str] = []
         self._hangs: set[threading.Event] = set()
@@ -288,7 +289,7 @@ class FakeSendGrid:
         with self._lock:
             self._queue.clear()
             self._default = _Reply(202)
-            for records in (self._requests, self._messages, self._message_ids,
+            for records in (self._requests, self._messages, self._message_ids, self._accepted_at,
                             self._sandbox_messages, self._violations):
                 records.clear()
 
@@ -310,6 +311,13 @@ class FakeSendGrid:
         """The X-Message-Id given to each of ``messages``."""
         with self._lock:
             return list(self._message_ids)
+
+    @property
+    def accepted_at(self) -> list[float]:
+        """When (``time.monotonic()``, comparable across processes on one machine) each of
+        ``messages`` was accepted: what a test needs to tie a duplicate to a crash."""
+        with self._lock:
+            return list(self._accepted_at)
 
     @property
     def sandbox_messages(self) -> list[Any]:
@@ -445,6 +453,7 @@ class FakeSendGrid:
         with self._changed:
             self._messages.append(payload)
             self._message_ids.append(message_id)
+            self._accepted_at.append(time.monotonic())
             self._changed.notify_all()
         return message_id
 
