@@ -192,7 +192,7 @@ class Lead(Base):
     heard_about: Mapped[str] = mapped_column(String(300), default="")
     referring_customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id"))
-    # The Inbound row's content fingerprint: one sheet row, one lead, ever.
+    # The Inbound row's identity (Timestamp + phone, else e-mail): one sheet row, one lead, ever.
     inbound_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     first_contact_at: Mapped[datetime | None]  # when Connected was logged

@@ -8,9 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from outreach import clock
+from outreach.errors import OutreachError
 from outreach.humanize import ago
 from outreach.runtime import team_settings
-from outreach.sync import SyncStatus, run_sync
+from outreach.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, mail_failures_table, read_health
@@ -21,18 +22,28 @@ def sync_now_button() -> None:
     if not st.button("Sync now", key="sync_now", type="primary"):
         return
     with st.status("Reading the sheet…", expanded=False) as status:
-        result = run_sync(runtime.db, runtime.source(), clock.now())
+        result = sync_now(runtime.db, runtime.source, clock.now())
         if result.ok:
             status.update(label="Sync finished", state="complete")
+        elif result.busy:  # the worker is reading it right now: nothing went wrong
+            status.update(label="The sheet is being synced right now; the page shows it in a moment",
+                          state="complete")
         else:
             status.update(label=f"Sync failed: {result.error}", state="error")
+
+
+def source_label() -> str:
+    try:
+        return get_runtime().source().label
+    except OutreachError as exc:  # e.g. no service account: the banner and the sync say why
+        return f"the Google Sheet (cannot be opened: {exc})"
 
 
 def render() -> None:
     runtime = get_runtime()
     require_manager(current_viewer())  # the skipped rows show customers' details
     st.title("Data status")
-    st.caption(f"Source: {runtime.source().label}")
+    st.caption(f"Source: {source_label()}")
     sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
