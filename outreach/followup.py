@@ -32,7 +32,7 @@ from outreach.emails import render_email
 from outreach.humanize import duration
 from outreach.leads import OPEN_STATUSES, lead_url
 from outreach.models import Customer, Lead, LeadEvent, Rep
-from outreach.outbox import Email, enqueue
+from outreach.outbox import Email, enqueue, enqueue_many
 from outreach.phones import display
 from outreach.team_settings import TeamSettings
 
@@ -104,16 +104,41 @@ def send_due_reminders(session: Session, now: datetime, team: TeamSettings, limi
     if session.bind.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     calendar = WorkCalendar(team)
-    queued = 0
-    for lead in session.scalars(query):
-        owner = session.get(Rep, lead.owner_id)
-        assert owner is not None
-        zone = ZoneInfo(owner.time_zone)
-        lead.reminders_sent += 1
-        enqueue(session, _reminder(session, lead, owner, team, now), now)
-        lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, zone, calendar)
-        queued += 1
-    return queued
+    team_members = _TeamMembers(session)
+    reminders = []
+    # Nothing read below depends on the leads being changed: one flush at the end, not one a lead.
+    with session.no_autoflush:
+        for lead in session.scalars(query).all():
+            owner = team_members.rep(lead.owner_id)
+            lead.reminders_sent += 1
+            copy_manager = now - lead.created_at >= team.cc_manager_after
+            copied = team_members.manager_of(owner) if copy_manager else None
+            reminders.append(_reminder(session, lead, owner, copied, team, now))
+            lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, ZoneInfo(owner.time_zone),
+                                                     calendar)
+    enqueue_many(session, reminders, now)
+    return len(reminders)
+
+
+class _TeamMembers:
+    """Reps and their managers, each read once per batch (a batch nags the same few people)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.reps: dict[int, Rep] = {}
+        self.managers: dict[str, Rep | None] = {}
+
+    def rep(self, rep_id: int) -> Rep:
+        if rep_id not in self.reps:
+            rep = self.session.get(Rep, rep_id)
+            assert rep is not None
+            self.reps[rep_id] = rep
+        return self.reps[rep_id]
+
+    def manager_of(self, rep: Rep) -> Rep | None:
+        if rep.email not in self.managers:
+            self.managers[rep.email] = _manager(self.session, rep)
+        return self.managers[rep.email]
 
 
 def send_due_escalations(session: Session, now: datetime, team: TeamSettings) -> int:
@@ -168,8 +193,8 @@ def _alert(session: Session, lead: Lead, owner: Rep, team: TeamSettings, now: da
                  rep_id=owner.id, lead_id=lead.id)
 
 
-def _reminder(session: Session, lead: Lead, owner: Rep, team: TeamSettings, now: datetime) -> Email:
-    manager = _manager(session, owner) if now - lead.created_at >= team.cc_manager_after else None
+def _reminder(session: Session, lead: Lead, owner: Rep, manager: Rep | None, team: TeamSettings,
+              now: datetime) -> Email:
     context = _context(session, lead, owner, team, now)
     rendered = render_email("reminder", number=lead.reminders_sent,
                             manager_copied=manager is not None, **context)

@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from outreach.db import Database
+from outreach.leads import OPEN_STATUSES
 from outreach.mail_transport import DeliveryError, MailTransport, Sender
 from outreach.models import Lead, OutboxMessage
 
@@ -64,17 +65,23 @@ class Email:
 
 def enqueue(session: Session, email: Email, now: datetime) -> bool:
     """Add the message unless one with its key exists; True if this call added it."""
+    return enqueue_many(session, [email], now) == 1
+
+
+def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> int:
+    """Add, in one statement, each message whose key is new; returns how many were added."""
+    if not emails:
+        return 0
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    row = session.execute(
-        insert(OutboxMessage)
-        .values(key=email.key, kind=email.kind, to_email=email.to_email, to_name=email.to_name,
-                cc=list(email.cc), subject=email.subject, text=email.text, html=email.html,
-                rep_id=email.rep_id, lead_id=email.lead_id, created_at=now, status="pending",
-                attempts=0, next_attempt_at=now)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    ).first()
-    return row is not None
+    table = OutboxMessage.__table__
+    rows = [{"key": e.key, "kind": e.kind, "to_email": e.to_email, "to_name": e.to_name, "cc": list(e.cc),
+             "subject": e.subject, "text": e.text, "html": e.html, "rep_id": e.rep_id,
+             "lead_id": e.lead_id, "created_at": now, "status": "pending", "attempts": 0,
+             "next_attempt_at": now} for e in emails]
+    # executemany: SQLAlchemy batches the rows into multi-row INSERTs with a cached statement.
+    added = session.execute(insert(table).on_conflict_do_nothing(index_elements=["key"])
+                            .returning(table.c.id), rows)
+    return len(added.all())
 
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
@@ -93,8 +100,10 @@ def claim(db: Database, worker: str, now: datetime, limit: int = 100,
     """
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     with db.session() as session, session.begin():
+        # A new lead's alert goes before a backlog of reminders (after an outage, say).
+        alerts_first = case((OutboxMessage.kind == "alert", 0), else_=1)
         due = (select(OutboxMessage.id).where(_claimable(now))
-               .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+               .order_by(alerts_first, OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
         if keys is not None:
             due = due.where(OutboxMessage.key.in_(list(keys)))
         if db.is_postgresql:
@@ -128,12 +137,20 @@ def _change(db: Database, condition, **values: object) -> bool:  # type: ignore[
         return result.rowcount == 1
 
 
+def _still_wanted():  # type: ignore[no-untyped-def]
+    # A nag about a lead someone already reached is noise: it is cancelled, not sent.
+    lead_open = (select(Lead.id).where(Lead.id == OutboxMessage.lead_id, Lead.status.in_(OPEN_STATUSES))
+                 .exists())
+    return or_(OutboxMessage.kind.not_in(NAG_KINDS), OutboxMessage.lead_id.is_(None), lead_open)
+
+
 def renew_claim(db: Database, message: OutboxMessage, now: datetime) -> bool:
-    """Extend our claim for one more send; False if another worker took the message meanwhile.
+    """Extend our claim for one more send; False if another worker took the message meanwhile
+    or it is a nag no longer wanted.
 
     Claiming changes the token, so a lapsed claim nobody took yet is still safely ours.
     """
-    return _change(db, _ours(message), claimed_until=now + CLAIM_FOR)
+    return _change(db, and_(_ours(message), _still_wanted()), claimed_until=now + CLAIM_FOR)
 
 
 def release(db: Database, message: OutboxMessage) -> None:
@@ -156,15 +173,6 @@ class DeliveryReport:
         return self.sent + self.retried + self.failed + self.cancelled
 
 
-def _still_wanted(db: Database, message: OutboxMessage) -> bool:
-    """A nag about a lead someone already reached is noise: drop it."""
-    if message.kind not in NAG_KINDS or message.lead_id is None:
-        return True
-    with db.session() as session:
-        lead = session.get(Lead, message.lead_id)
-        return lead is not None and lead.status in ("new", "attempted")
-
-
 @dataclass(frozen=True)
 class _Delivery:
     db: Database
@@ -179,11 +187,9 @@ class _Delivery:
             release(self.db, message)
             return "released", ""
         if not renew_claim(self.db, message, self.now()):
-            return "lost", ""
-        if not _still_wanted(self.db, message):
-            _change(self.db, _ours(message), status="cancelled", claimed_by=None, claimed_until=None,
-                    last_error="the lead was reached before this was sent")
-            return "cancelled", ""
+            cancelled = _change(self.db, _ours(message), status="cancelled", claimed_by=None,
+                                claimed_until=None, last_error="the lead was reached before this was sent")
+            return ("cancelled" if cancelled else "lost"), ""
         try:
             provider_id = self.transport.send(message, self.sender)
         except DeliveryError as exc:

@@ -50,6 +50,7 @@ LEASE_TTL = timedelta(seconds=60)
 # A job running longer than this is presumed hung: the heartbeat lets its lease expire.
 HUNG_JOB = timedelta(minutes=15)
 DATABASE_BACKOFF_MAX = timedelta(seconds=60)
+REMINDER_BATCH = 500
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # The database is down or unreachable (not a bug in a query): back off and retry.
@@ -90,11 +91,21 @@ def plan_the_day(runtime: Runtime, now: datetime) -> int:
     return planned + queued
 
 
-def nag(runtime: Runtime, now: datetime) -> int:
-    """Queue the reminders and escalations that are due (the outbox sends them)."""
+def nag(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _always) -> int:
+    """Queue the reminders and escalations that are due (the outbox sends them).
+
+    Reminders go a batch of leads per transaction, so a backlog (a worker down for a day)
+    is queued in one run without one huge transaction.
+    """
+    queued = 0
+    while keep_going():
+        with runtime.db.session() as session, session.begin():
+            batch = send_due_reminders(session, now, team_settings(session), limit=REMINDER_BATCH)
+        queued += batch
+        if batch < REMINDER_BATCH:
+            break
     with runtime.db.session() as session, session.begin():
-        team = team_settings(session)
-        return send_due_reminders(session, now, team) + send_due_escalations(session, now, team)
+        return queued + send_due_escalations(session, now, team_settings(session))
 
 
 def deliver_mail(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _always) -> int:
@@ -134,7 +145,7 @@ def default_jobs(runtime: Runtime) -> list[Job]:
     # plan, nag, then send everything that produced in the same run.
     return [Job("sync", min(runtime.settings.sync_interval, 60), sync_if_due),
             Job("plans", 15, plan_the_day),
-            Job("nag", 15, nag),
+            Job("nag", 15, nag, stoppable=True),
             Job("mail", 5, deliver_mail, needs_lease=False, stoppable=True)]
 
 

@@ -229,3 +229,12 @@ def test_a_stopping_worker_hands_the_rest_of_its_batch_back(
     handed_back = [m for m in messages(database) if m.status == "pending"]
     assert len(handed_back) == 3 and all(m.claimed_by is None for m in handed_back)
     assert len(claim(database, "w2", MONDAY_9AM_NY)) == 3  # at once, not after the claim lapses
+
+
+def test_a_new_alert_jumps_a_backlog_of_reminders(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, *(email(f"reminder:{n}:1", kind="reminder") for n in range(3)))
+    add(database, email("alert:9"), at=MONDAY_9AM_NY + timedelta(minutes=1))
+    late = MONDAY_9AM_NY + timedelta(minutes=2)
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", lambda: late, limit=1).sent == 1
+    (first,) = sendgrid.messages
+    assert first["personalizations"][0]["custom_args"]["outreach_key"] == "alert:9"
