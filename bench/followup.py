@@ -13,7 +13,7 @@ divides the throughput of each sending thread. Each measurement runs in a fresh 
 a database built in it (not timed), under time-machine's clock on a Monday morning.
 
     .venv/bin/python -m bench.followup [--reminders 10000] [--saves 50] [--repeat 3]
-                                       [--database sqlite|postgresql]
+                                       [--database sqlite|postgresql] [--sendgrid-latency 0.2]
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def add_due_leads(db, count: int) -> None:  # type: ignore[no-untyped-def]
             "next_reminder_at": NOW - timedelta(minutes=1)} for n in range(count)])
 
 
-def _serve_fake(conn) -> None:  # type: ignore[no-untyped-def]
+def _serve_fake(conn, latency: float) -> None:  # type: ignore[no-untyped-def]
     from tests.fakes.sendgrid_server import FakeSendGrid
 
-    with FakeSendGrid() as fake:
+    with FakeSendGrid(latency=latency) as fake:
         conn.send((fake.host, fake.api_key))
         while conn.recv() == "report":
             keys = [m["personalizations"][0]["custom_args"]["outreach_key"] for m in fake.messages]
@@ -89,7 +89,7 @@ def _serve_fake(conn) -> None:  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def fake_sendgrid_process() -> Iterator[tuple[str, str, Callable[[], dict[str, Any]]]]:
+def fake_sendgrid_process(latency: float) -> Iterator[tuple[str, str, Callable[[], dict[str, Any]]]]:
     """The fake SendGrid in a process of its own, so its work is not counted as ours.
 
     Yields its host, its API key and a function returning what it has received so far.
@@ -97,7 +97,8 @@ def fake_sendgrid_process() -> Iterator[tuple[str, str, Callable[[], dict[str, A
     import multiprocessing
 
     ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.get_context("fork").Process(target=_serve_fake, args=(theirs,), daemon=True)
+    server = multiprocessing.get_context("fork").Process(target=_serve_fake, args=(theirs, latency),
+                                                               daemon=True)
     server.start()
     host, key = ours.recv()
 
@@ -114,13 +115,13 @@ def fake_sendgrid_process() -> Iterator[tuple[str, str, Callable[[], dict[str, A
 
 
 @contextmanager
-def sendgrid_runtime(db_url: str) -> Iterator[tuple[Any, Callable[[], dict[str, Any]]]]:
+def sendgrid_runtime(db_url: str, latency: float = 0.0) -> Iterator[tuple[Any, Callable[[], dict[str, Any]]]]:
     """A migrated database, a fake SendGrid, and a Runtime that sends to it."""
     from outreach.db import Database, migrate
     from outreach.runtime import Runtime
     from outreach.settings import load_settings
 
-    with fake_sendgrid_process() as (host, key, received), tempfile.TemporaryDirectory() as tmp:
+    with fake_sendgrid_process(latency) as (host, key, received), tempfile.TemporaryDirectory() as tmp:
         db = Database(db_url)  # after the fork: the fake's process holds no database connection
         migrate(db)
         settings = load_settings(environ={
@@ -131,13 +132,13 @@ def sendgrid_runtime(db_url: str) -> Iterator[tuple[Any, Callable[[], dict[str, 
         db.dispose()
 
 
-def measure_reminders(db_url: str, count: int) -> dict[str, float]:
+def measure_reminders(db_url: str, count: int, latency: float) -> dict[str, float]:
     import time_machine
 
     from outreach import clock
     from outreach.worker import deliver_mail, nag
 
-    with sendgrid_runtime(db_url) as (runtime, received), time_machine.travel(NOW, tick=True):
+    with sendgrid_runtime(db_url, latency) as (runtime, received), time_machine.travel(NOW, tick=True):
         add_team(runtime.db)
         add_due_leads(runtime.db, count)
         with Stopwatch() as queueing:
@@ -152,7 +153,7 @@ def measure_reminders(db_url: str, count: int) -> dict[str, float]:
                 "peak_mib": peak_rss_mib()}
 
 
-def measure_latency(db_url: str, saves: int) -> dict[str, float]:
+def measure_latency(db_url: str, saves: int, latency: float) -> dict[str, float]:
     import time_machine
     from sqlalchemy import select
 
@@ -164,7 +165,7 @@ def measure_latency(db_url: str, saves: int) -> dict[str, float]:
     from outreach.runtime import team_settings
     from outreach.worker import deliver_now
 
-    with sendgrid_runtime(db_url) as (runtime, received), time_machine.travel(NOW, tick=True):
+    with sendgrid_runtime(db_url, latency) as (runtime, received), time_machine.travel(NOW, tick=True):
         db = runtime.db
         add_team(db, customers=saves)
         with db.session() as session, session.begin():
@@ -219,24 +220,29 @@ def main() -> None:
     parser.add_argument("--saves", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--sendgrid-latency", type=float, default=0.0, metavar="SECONDS",
+                        help="how long the fake takes to answer (real SendGrid: about 0.1-0.3)")
     parser.add_argument("--measure", nargs=2, metavar=("WHAT", "DB_URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         what, url = args.measure
-        result = (measure_reminders(url, args.reminders) if what == "reminders"
-                  else measure_latency(url, args.saves))
+        result = (measure_reminders(url, args.reminders, args.sendgrid_latency) if what == "reminders"
+                  else measure_latency(url, args.saves, args.sendgrid_latency))
         print(json.dumps(result))
         return
     reminder_runs, latency_runs = [], []
+    fake_args = ("--sendgrid-latency", str(args.sendgrid_latency))
     for _ in range(args.repeat):
         with database_url(args.database) as url:
             reminder_runs.append(run_in_subprocess("bench.followup", "--measure", "reminders", url,
-                                                   "--reminders", str(args.reminders)))
+                                                   "--reminders", str(args.reminders), *fake_args))
         with database_url(args.database) as url:
             latency_runs.append(run_in_subprocess("bench.followup", "--measure", "latency", url,
-                                                  "--saves", str(args.saves)))
+                                                  "--saves", str(args.saves), *fake_args))
     reminders, latency = medians(reminder_runs), medians(latency_runs)
-    report(f"follow-up engine through the fake SendGrid (median of {args.repeat}, {args.database})", [
+    answers = (f"answering in {args.sendgrid_latency * 1000:.0f} ms" if args.sendgrid_latency
+               else "answering at once")
+    report(f"follow-up engine, fake SendGrid {answers} (median of {args.repeat}, {args.database})", [
         (f"{args.reminders:,} reminders: seconds", reminders["seconds"], "queue + send, one worker"),
         ("  of which queueing (nag)", reminders["queue_seconds"], ""),
         ("  of which sending (mail)", reminders["send_seconds"], ""),
@@ -247,9 +253,12 @@ def main() -> None:
         ("save to 202: p99 ms", latency["p99_ms"], "target <= 5000"),
         ("save to 202: max ms", latency["max_ms"], ""),
     ])
-    save(f"followup-{args.database}" if args.database != "sqlite" else "followup", {
+    name = "followup" + (f"-{args.database}" if args.database != "sqlite" else "") + (
+        f"-latency{args.sendgrid_latency:g}" if args.sendgrid_latency else "")
+    save(name, {
         "reminders": args.reminders, "saves": args.saves, "repeat": args.repeat,
-        "database": args.database, "reminder_run": reminders, "latency": latency,
+        "database": args.database, "sendgrid_latency": args.sendgrid_latency,
+        "reminder_run": reminders, "latency": latency,
         "runs": {"reminders": reminder_runs, "latency": latency_runs},
         "python": sys.version.split()[0]})
 
