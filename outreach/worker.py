@@ -41,7 +41,7 @@ from outreach.models import SyncRun
 from outreach.outbox import deliver_due
 from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, sender, team_settings
-from outreach.sync import run_sync
+from outreach.sync import sync_now
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def sync_if_due(runtime: Runtime, now: datetime) -> int:
         last = session.scalar(select(SyncRun.started_at).order_by(SyncRun.id.desc()).limit(1))
     if last is not None and now - last < timedelta(seconds=runtime.settings.sync_interval):
         return 0
-    result = run_sync(runtime.db, runtime.source(), now)
+    result = sync_now(runtime.db, runtime.source, now)
     if not result.ok:
         log.warning("sync from %s failed: %s", result.source, result.error)
     return 1 if result.ok else 0
