@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="load the workbook only if the database has no customers yet")
     demo.add_argument("--generate", metavar="PATH", type=Path,
                       help="write the demo workbook (fixed seed) to PATH and exit")
+    demo.add_argument("--no-history", action="store_true",
+                      help="load the team only, without four weeks of invented calls and leads")
 
     commands.add_parser("sync", help="read the sheet or workbook now and list skipped rows")
 
@@ -76,7 +78,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         if args.if_empty and customer_count(session):
             print("the database already has customers; nothing loaded")
             return 0
-    return _sync(runtime)
+    _sync(runtime)
+    if not args.no_history:
+        _play_demo_history(runtime)
+    return 0
+
+
+def _play_demo_history(runtime: Runtime) -> None:
+    from outreach.demo_history import play_history
+    from outreach.runtime import team_settings
+
+    with runtime.db.session() as session, session.begin():
+        counts = play_history(session, clock.now(), team_settings(session))
+    if counts:
+        print(f"played four weeks of demo history: {counts['calls']} calls, {counts['leads']} leads")
 
 
 def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,9 +101,9 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sync(runtime: Runtime) -> int:
-    from outreach.sync import run_sync
+    from outreach.sync import sync_now
 
-    result = run_sync(runtime.db, runtime.source(), clock.now())
+    result = sync_now(runtime.db, runtime.source, clock.now())
     if not result.ok:
         raise OutreachError(f"sync from {result.source} failed: {result.error}")
     counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in result.counts.items())

@@ -55,6 +55,7 @@ def test_fresh_install_migrates_loads_demo_and_syncs(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     assert "customers added 19" in demo.stdout
     assert "Customers row 77, Phone '555-CALL'" in demo.stdout
+    assert "played four weeks of demo history" in demo.stdout
     assert (tmp_path / "workbook.xlsx").exists()
     again = outreach(tmp_path, "demo", "--if-empty")
     assert "already has customers" in again.stdout
