@@ -277,15 +277,19 @@ def _referrals(session: Session, filters: Filters, begin: datetime, finish: date
 def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: datetime,
                    now: datetime, row: Any) -> tuple[int, int]:
     """Each lead of the range, for its owner: how fast it was reached. Returns the funnel's tail."""
-    query = (select(Lead.owner_id, Lead.kind, Lead.status, Lead.created_at, Lead.first_contact_at)
+    # Epoch seconds from the database, not datetimes: a year of leads is tens of thousands of
+    # rows, and building two datetimes per row cost more than the query.
+    query = (select(Lead.owner_id, Lead.kind, Lead.status, func.extract("epoch", Lead.created_at),
+                    func.extract("epoch", Lead.first_contact_at))
              .where(Lead.created_at >= begin, Lead.created_at < finish, Lead.status != "duplicate",
                     _for_reps(Lead.owner_id, filters)))
+    now_epoch = now.timestamp()
     referrals_reached = referrals_won = 0
     for owner_id, kind, status, created, contacted in session.execute(query):
         if (stats := row(owner_id)) is None:
             continue
         stats.leads_owned += 1
-        waited = ((contacted if contacted is not None else now) - created).total_seconds() / 60
+        waited = (float(contacted if contacted is not None else now_epoch) - float(created)) / 60
         if contacted is not None:
             stats.speed_minutes.append(waited)
         for mark in SPEED_MARKS:

@@ -143,7 +143,9 @@ def deliver_now(runtime: Runtime, keys: list[str]) -> None:
 def default_jobs(runtime: Runtime) -> list[Job]:
     # Order matters for --once: read the sheet (new inbound leads get their alert queued),
     # plan, nag, then send everything that produced in the same run.
-    return [Job("sync", min(runtime.settings.sync_interval, 60), sync_if_due),
+    # The sync check is one cheap query: ticking every 5 s keeps syncs sync_interval apart,
+    # start to start, so an Inbound row waits at most about that long (plus the sync itself).
+    return [Job("sync", 5, sync_if_due),
             Job("plans", 15, plan_the_day),
             Job("nag", 15, nag, stoppable=True),
             Job("mail", 5, deliver_mail, needs_lease=False, stoppable=True)]
