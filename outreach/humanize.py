@@ -26,3 +26,12 @@ def duration(seconds: float) -> str:
             amount = seconds // size
             return f"{amount} {unit}{'s' if amount != 1 else ''}"
     return "less than a minute"
+
+
+def short_duration(minutes: float) -> str:
+    """The same, for a headline figure with little room: "4 min", "3.5 h", "2.1 d"."""
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} d"

@@ -16,13 +16,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
 from outreach.db import Database, migrate
 from outreach.demo_data import committed_demo_workbook
+from outreach.demo_history import play_history
 from outreach.planner import build_due_plans
 from outreach.runtime import team_settings
 from outreach.settings import PROJECT_ROOT
@@ -46,8 +49,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def serve(tmp_path: Path, *, history: bool) -> Iterator[str]:
+    """The demo team on a Monday morning (with four weeks behind it if ``history``), served."""
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium package")
@@ -59,11 +62,15 @@ def server(tmp_path: Path) -> Iterator[str]:
     migrate(db)
     assert run_sync(db, WorkbookSource(workbook), MONDAY_11AM_NY).ok
     with db.session() as session, session.begin():
+        if history:
+            play_history(session, MONDAY_11AM_NY, team_settings(session))
         build_due_plans(session, MONDAY_11AM_NY, team_settings(session))
     db.dispose()
     port = free_port()
     env = {**os.environ, "OUTREACH_DATABASE_URL": url, "OUTREACH_WORKBOOK": str(workbook),
-           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml"), "OUTREACH_RUN_WORKER_IN_APP": "false"}
+           "OUTREACH_SECRETS_FILE": str(tmp_path / "none.toml"),
+           # The manager's health panel should show a live worker; the rep's test needs a still one.
+           "OUTREACH_RUN_WORKER_IN_APP": "true" if history else "false"}
     process = subprocess.Popen(
         [sys.executable, "tests/serve_at.py", MONDAY_11AM_NY.isoformat(), "--server.port", str(port),
          "--server.address", "localhost", "--server.headless", "true"],
@@ -85,8 +92,19 @@ def server(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-def test_a_rep_logs_a_call_with_a_referral_and_sees_the_lead(server: str, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    yield from serve(tmp_path, history=False)
+
+
+@pytest.fixture
+def server_with_history(tmp_path: Path) -> Iterator[str]:
+    yield from serve(tmp_path, history=True)
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -94,25 +112,51 @@ def test_a_rep_logs_a_call_with_a_referral_and_sees_the_lead(server: str, tmp_pa
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1400})
-            page.goto(server)
-            expect(page.get_by_text("Your calls · Monday 23 November")).to_be_visible(timeout=30_000)
-            expect(page.get_by_text("0 of 4 done")).to_be_visible()
-            form = page.get_by_test_id("stExpanderDetails").first
-            form.get_by_text("Connected", exact=True).click()
-            form.get_by_label("What do they like best about working with us?").fill(
-                "They answer on the first ring")
-            form.get_by_label("First name").first.fill("Rosa")
-            form.get_by_label("Last name").first.fill("Delgado")
-            form.get_by_label("Phone").first.fill("(415) 555-0188")
-            form.get_by_label("What they need").first.fill("Two new locations")
-            form.get_by_label("What they need").first.press("Tab")
-            page.wait_for_timeout(500)
-            form.get_by_role("button", name="Save call").click()
-            expect(page.get_by_text("Call saved: 1 new lead to follow up")).to_be_visible(timeout=15_000)
-            expect(page.get_by_text("1 of 4 done")).to_be_visible()
-            expect(page.get_by_text("Rosa Delgado · referral")).to_be_visible()
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(screenshot_path("rep-page.png", tmp_path)), full_page=False)
+            yield browser
         finally:
             browser.close()
+
+
+def test_a_rep_logs_a_call_with_a_referral_and_sees_the_lead(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(server)
+        expect(page.get_by_text("Your calls · Monday 23 November")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("0 of 4 done")).to_be_visible()
+        form = page.get_by_test_id("stExpanderDetails").first
+        form.get_by_text("Connected", exact=True).click()
+        form.get_by_label("What do they like best about working with us?").fill(
+            "They answer on the first ring")
+        form.get_by_label("First name").first.fill("Rosa")
+        form.get_by_label("Last name").first.fill("Delgado")
+        form.get_by_label("Phone").first.fill("(415) 555-0188")
+        form.get_by_label("What they need").first.fill("Two new locations")
+        form.get_by_label("What they need").first.press("Tab")
+        page.wait_for_timeout(500)
+        form.get_by_role("button", name="Save call").click()
+        expect(page.get_by_text("Call saved: 1 new lead to follow up")).to_be_visible(timeout=15_000)
+        expect(page.get_by_text("1 of 4 done")).to_be_visible()
+        expect(page.get_by_text("Rosa Delgado · referral")).to_be_visible()
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(screenshot_path("rep-page.png", tmp_path)), full_page=False)
+
+
+def test_a_manager_sees_the_team_at_work(server_with_history: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1900})
+        page.goto(server_with_history)
+        page.get_by_test_id("stSidebar").get_by_role("combobox").first.click()
+        page.get_by_text("Maya Chen (manager)").click()
+        page.get_by_role("link", name="Team").click()
+        expect(page.get_by_text("By rep")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Calls made / planned")).to_be_visible()
+        expect(page.get_by_text("never became a conversation")).to_be_visible()
+        for chart in ("Calls per day vs. quota", "Speed to lead", "From ask to deal"):
+            expect(page.get_by_text(chart)).to_be_visible()
+        expect(page.locator("canvas, svg.marks").first).to_be_visible(timeout=15_000)  # Vega drew
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(screenshot_path("team-page.png", tmp_path)), full_page=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from outreach import clock
 from outreach.access import Viewer
-from outreach.humanize import duration
+from outreach.humanize import duration, short_duration
 from outreach.metrics import Filters, OverdueLead, RepStats, TeamReport, summary_rows, team_report
 from outreach.models import Rep
 from outreach.phones import display
@@ -59,7 +59,7 @@ def headline(report: TeamReport) -> None:
                    help="Share of the leads that arrived in these dates whose first conversation came "
                         "within 5 minutes. Leads still waiting count as missed once 5 minutes old.")
     median = team.median_minutes
-    cols[4].metric("Median time to talk", duration(median * 60) if median is not None else "–",
+    cols[4].metric("Median time to talk", short_duration(median) if median is not None else "–",
                    help="Median time from a lead arriving to the first logged conversation, "
                         "nights and weekends included: that is what the lead experiences.")
     never_line(team)
