@@ -127,13 +127,26 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except OperationalError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise DatabaseUnavailable(
-                f"cannot open the database {self.display_url}: {reason}"
+                f"cannot open the database {self.display_url}: {first_line(exc)}"
             ) from None
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def first_line(exc: Exception) -> str:
+    """The driver's own first line, never the statement: its parameters hold customers' data."""
+    cause = getattr(exc, "orig", None) or exc
+    text_ = str(cause).strip()
+    return text_.splitlines()[0] if text_ else ""
+
+
+def database_reason(exc: Exception) -> str:
+    """One line for a log or a page: what kind of error, and the driver's first line."""
+    cause = getattr(exc, "orig", None) or exc
+    line = first_line(exc)
+    return f"{type(cause).__name__}: {line}" if line else type(cause).__name__
 
 
 def alembic_config(db: Database) -> Config:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from outreach.access import Viewer
 from outreach.business_hours import WorkCalendar
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.demo_data import MANAGER, REPS
 from outreach.leads import log_followup
 from outreach.models import Call, Lead, OutboxMessage, Rep
 from outreach.planner import plan_day, todays_plan
@@ -39,6 +40,12 @@ FIRST_TRY_MINUTES = ((2, 0.25), (4, 0.15), (12, 0.2), (45, 0.15), (240, 0.1), (N
 NEXT_STEPS = (("", 0.5), ("appointment", 0.25), ("won", 0.1), ("lost", 0.1), ("not_a_fit", 0.05))
 # Area codes the demo's customers do not use, in the 555-01xx range kept for fiction.
 REFERRAL_AREAS = ("201", "303", "503", "602", "702", "808", "919")
+
+
+def is_demo_team(session: Session) -> bool:
+    """The Reps tab is the demo workbook's, to the e-mail: nobody else's team gets a made-up past."""
+    emails = set(session.scalars(select(Rep.email).where(Rep.active.is_(True))))
+    return emails == {person[1] for person in (MANAGER, *REPS)}
 
 
 def _pick(rng: random.Random, choices: tuple[tuple[object, float], ...]) -> object:
@@ -78,9 +85,14 @@ class _Referrals:
 
 
 def play_history(session: Session, now: datetime, team: TeamSettings) -> dict[str, int]:
-    """Play the demo team's last four working weeks into an empty history. Returns counts."""
-    if session.scalar(select(func.count()).select_from(Call)):
-        return {}  # the team has a real past already: never mix invented days into it
+    """Play the demo team's last four working weeks into an empty history. Returns counts.
+
+    Only ever for the demo team with no calls yet: invented calls must never land among a
+    real team's customers (and from there in its sheet), nor beside a real past.
+    """
+    if not is_demo_team(session) or session.scalar(select(func.count()).select_from(Call)):
+        return {}
+    before = session.scalar(select(func.max(OutboxMessage.id))) or 0
     rng = random.Random(SEED)
     referrals = _Referrals(rng)
     calendar = WorkCalendar(team)
@@ -91,7 +103,8 @@ def play_history(session: Session, now: datetime, team: TeamSettings) -> dict[st
         for rep in reps:
             _play_rep_day(session, rep, day, team, rng, referrals, now)
     # The e-mails of those days went out when they were written: history, not a backlog.
-    session.execute(update(OutboxMessage).where(OutboxMessage.created_at < now)
+    # Only the history's own: an alert the sync just queued for a real inbound lead stays due.
+    session.execute(update(OutboxMessage).where(OutboxMessage.id > before)
                     .values(status="sent", sent_at=OutboxMessage.created_at, transport="outbox"))
     return {"calls": session.scalar(select(func.count()).select_from(Call)) or 0,
             "leads": session.scalar(select(func.count()).select_from(Lead)) or 0}

@@ -61,6 +61,10 @@ class MailTransport(Protocol):
         """Hand the message over; return the provider's id for it."""
         ...
 
+    def paused_until(self) -> datetime | None:
+        """Until when the provider asked us to send nothing (a 429's reset), if it did."""
+        ...
+
 
 class EmbeddedOutbox:
     """No e-mail leaves the machine: the outbox row is the delivered mail, shown in the app."""
@@ -69,6 +73,9 @@ class EmbeddedOutbox:
 
     def send(self, message: OutboxMessage, sender: Sender) -> str:
         return f"outbox-{message.id}"
+
+    def paused_until(self) -> datetime | None:
+        return None
 
 
 _PERMANENT_HINTS = {

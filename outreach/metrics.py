@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from outreach.access import NotAllowed, Viewer
 from outreach.leads import OPEN_STATUSES, overdue_cutoff
 from outreach.models import Call, Lead, LeadEvent, PlannedCall, Rep
 from outreach.team_settings import TeamSettings
@@ -171,19 +172,24 @@ class TeamReport:
         return self.totals.leads_owned - len(self.totals.speed_minutes)
 
 
+def report_for(session: Session, viewer: Viewer, filters: Filters, now: datetime,
+               team: TeamSettings) -> TeamReport:
+    """The report as a page may show it: every rep's numbers are for managers only."""
+    if not viewer.is_manager:
+        raise NotAllowed("the team's numbers are for managers")
+    return team_report(session, filters, now, team)
+
+
 def team_report(session: Session, filters: Filters, now: datetime, team: TeamSettings) -> TeamReport:
+    """Everyone's numbers, for a trusted caller (the Team page via report_for, the write-back)."""
     begin, finish = filters.window(team)
     stats = _rep_rows(session, filters, begin, finish)
-
-    def row(rep_id: int | None) -> RepStats | None:
-        return stats.get(rep_id) if rep_id is not None else None
-
     daily = _plan_slots(session, filters, stats)
-    _call_outcomes(session, filters, begin, finish, row)
-    _followup_outcomes(session, filters, begin, finish, row)
-    _referrals(session, filters, begin, finish, row)
-    reached, won = _speed_to_lead(session, filters, begin, finish, now, row)
-    overdue = _open_leads(session, filters, now, team, row)
+    _call_outcomes(session, filters, begin, finish, stats)
+    _followup_outcomes(session, filters, begin, finish, stats)
+    _referrals(session, filters, begin, finish, stats)
+    reached, won = _speed_to_lead(session, filters, begin, finish, now, stats)
+    overdue = _open_leads(session, filters, now, team, stats)
     reps = sorted(stats.values(), key=lambda r: r.name.lower())
     totals = RepStats(None, "Team")
     for rep in reps:
@@ -234,48 +240,49 @@ def _plan_slots(session: Session, filters: Filters, stats: dict[int, RepStats]) 
 
 
 def _call_outcomes(session: Session, filters: Filters, begin: datetime, finish: datetime,
-                   row: Any) -> None:
+                   stats: dict[int, RepStats]) -> None:
     query = (select(Call.rep_id, Call.outcome, func.count())
              .where(Call.created_at >= begin, Call.created_at < finish, _for_reps(Call.rep_id, filters))
              .group_by(Call.rep_id, Call.outcome))
     for rep_id, outcome, count in session.execute(query):
-        if (stats := row(rep_id)) is None:
+        if (rep := stats.get(rep_id)) is None:
             continue
         if outcome == "connected":
-            stats.referral_asks += count
-            stats.conversations += count
+            rep.referral_asks += count
+            rep.conversations += count
         elif outcome in EXCUSES:
-            setattr(stats, outcome, getattr(stats, outcome) + count)
+            setattr(rep, outcome, getattr(rep, outcome) + count)
 
 
 def _followup_outcomes(session: Session, filters: Filters, begin: datetime, finish: datetime,
-                       row: Any) -> None:
+                       stats: dict[int, RepStats]) -> None:
     query = (select(LeadEvent.rep_id, LeadEvent.outcome, func.count())
              .where(LeadEvent.created_at >= begin, LeadEvent.created_at < finish,
                     LeadEvent.outcome.in_(("connected", *EXCUSES)), _for_reps(LeadEvent.rep_id, filters))
              .group_by(LeadEvent.rep_id, LeadEvent.outcome))
     for rep_id, outcome, count in session.execute(query):
-        if (stats := row(rep_id)) is None:
+        if (rep := stats.get(rep_id)) is None:
             continue
         if outcome == "connected":
-            stats.conversations += count
+            rep.conversations += count
         else:
-            setattr(stats, outcome, getattr(stats, outcome) + count)
+            setattr(rep, outcome, getattr(rep, outcome) + count)
 
 
-def _referrals(session: Session, filters: Filters, begin: datetime, finish: datetime, row: Any) -> None:
+def _referrals(session: Session, filters: Filters, begin: datetime, finish: datetime,
+               stats: dict[int, RepStats]) -> None:
     query = (select(Call.rep_id, func.count(Lead.id))
              .join(Call, Call.id == Lead.call_id)
              .where(Lead.kind == "referral", Lead.created_at >= begin, Lead.created_at < finish,
                     _for_reps(Call.rep_id, filters))
              .group_by(Call.rep_id))
     for rep_id, count in session.execute(query):
-        if (stats := row(rep_id)) is not None:
-            stats.referrals += count
+        if (rep := stats.get(rep_id)) is not None:
+            rep.referrals += count
 
 
 def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: datetime,
-                   now: datetime, row: Any) -> tuple[int, int]:
+                   now: datetime, stats: dict[int, RepStats]) -> tuple[int, int]:
     """Each lead of the range, for its owner: how fast it was reached. Returns the funnel's tail."""
     # Epoch seconds from the database, not datetimes: a year of leads is tens of thousands of
     # rows, and building two datetimes per row cost more than the query.
@@ -286,18 +293,18 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
     now_epoch = now.timestamp()
     referrals_reached = referrals_won = 0
     for owner_id, kind, status, created, contacted in session.execute(query):
-        if (stats := row(owner_id)) is None:
+        if (rep := stats.get(owner_id)) is None:
             continue
-        stats.leads_owned += 1
+        rep.leads_owned += 1
         waited = (float(contacted if contacted is not None else now_epoch) - float(created)) / 60
         if contacted is not None:
-            stats.speed_minutes.append(waited)
+            rep.speed_minutes.append(waited)
         for mark in SPEED_MARKS:
-            if contacted is not None and waited <= mark:
-                stats.reached_within[mark] += 1
-                stats.decided[mark] += 1
-            elif contacted is not None or waited >= mark:
-                stats.decided[mark] += 1
+            # Reached: in time or not, it counts. Still waiting: a miss once past the mark,
+            # but a lead that arrived two minutes ago has not missed "within 5" yet.
+            if contacted is not None or waited >= mark:
+                rep.decided[mark] += 1
+                rep.reached_within[mark] += contacted is not None and waited <= mark
         if kind == "referral":
             referrals_reached += contacted is not None
             referrals_won += status in WON
@@ -305,16 +312,16 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
 
 
 def _open_leads(session: Session, filters: Filters, now: datetime, team: TeamSettings,
-                row: Any) -> list[OverdueLead]:
+                stats: dict[int, RepStats]) -> list[OverdueLead]:
     """Open leads per owner right now, and the overdue ones in full, oldest first."""
     cutoff = overdue_cutoff(now, team)
     counts = (select(Lead.owner_id, func.count(), func.sum(case((Lead.created_at <= cutoff, 1), else_=0)))
               .where(Lead.status.in_(OPEN_STATUSES), _for_reps(Lead.owner_id, filters))
               .group_by(Lead.owner_id))
     for owner_id, count, overdue in session.execute(counts):
-        if (stats := row(owner_id)) is not None:
-            stats.open_leads += count
-            stats.overdue_leads += overdue or 0
+        if (rep := stats.get(owner_id)) is not None:
+            rep.open_leads += count
+            rep.overdue_leads += overdue or 0
     # Plain columns, not Lead objects: a neglected team can have thousands of these.
     query = (select(Lead.id, Lead.first_name, Lead.last_name, Lead.kind, Lead.status, Lead.owner_id,
                     Rep.name, Lead.created_at, Lead.attempts, Lead.phone)

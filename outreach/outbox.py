@@ -207,8 +207,11 @@ def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: 
     ``keep_going`` is asked before each message: once it says no (a shutdown), the rest
     of the batch is handed back unsent.
     """
-    messages = claim(db, worker, now(), limit=limit, keys=keys)
     report = DeliveryReport()
+    paused = transport.paused_until()
+    if paused is not None and now() < paused:
+        return report  # claiming now would only reschedule each message, one write apiece
+    messages = claim(db, worker, now(), limit=limit, keys=keys)
     if not messages:
         return report
     deliver = _Delivery(db, transport, sender, now, keep_going)

@@ -45,11 +45,12 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
-        if settings.run_worker_in_app:
-            start_in_background(Runtime.open(settings))
+        runtime = Runtime.open(settings) if settings.run_worker_in_app else None
     except OutreachError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if runtime is not None:
+        start_in_background(runtime)
     else:
         log.info("OUTREACH_RUN_WORKER_IN_APP is false: run `python -m outreach worker` as its own service")
     from streamlit.web import cli as streamlit_cli
@@ -59,4 +60,9 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run the imported module's main, not this __main__ copy: the page imports
+    # outreach.serve, and the once-per-process guard must be that module's, or the
+    # first visitor would start a second worker.
+    from outreach import serve
+
+    sys.exit(serve.main(sys.argv[1:]))

@@ -27,8 +27,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from outreach import lease
-from outreach.db import Database
+from outreach.db import Database, database_reason
 from outreach.errors import OutreachError, SourceError
+from outreach.humanize import ago
 from outreach.inbound import import_inbound
 from outreach.models import Customer, Rep, SyncRun, TeamSetting
 from outreach.sheet_source import SheetSource, Table
@@ -192,13 +193,6 @@ def _release_lease(db: Database, holder: str) -> None:
             lease.release(session, SYNC_LEASE, holder)
     except SQLAlchemyError as exc:  # it expires by itself; nothing else to do
         log.warning("could not release the sync lease: %s", database_reason(exc))
-
-
-def database_reason(exc: SQLAlchemyError) -> str:
-    """The driver's own first line, never the statement (its parameters hold customers' data)."""
-    cause = getattr(exc, "orig", None) or exc
-    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _write_back(db: Database, source: SheetSource, team: TeamSettings,
@@ -372,6 +366,10 @@ class SyncStatus:
     def problem(self) -> str | None:
         """The failure, or a late write-back, worth telling everyone about."""
         return self.last_run.error if self.last_run is not None else None
+
+    def last_good_ago(self, now: datetime) -> str:
+        """ "5 minutes ago", or "never": how old the snapshot everyone works from is."""
+        return ago(self.last_good.started_at, now) if self.last_good is not None else "never"
 
 
 def sync_status(session: Session) -> SyncStatus:

@@ -36,6 +36,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from outreach import clock, lease
 from outreach.call_list import enqueue_due_call_lists
+from outreach.db import database_reason
 from outreach.followup import send_due_escalations, send_due_reminders
 from outreach.models import SyncRun
 from outreach.outbox import deliver_due
@@ -70,6 +71,14 @@ class Job:
     stoppable: bool = False  # takes ``keep_going`` and stops between items when it says no
 
 
+def scheduler_alive(heartbeat_at: datetime | None, now: datetime) -> bool:
+    """Is some worker acting as the scheduler? It renews the lease every third of LEASE_TTL.
+
+    Silent for a whole TTL plus half a minute of slack (three beats missed) means none is.
+    """
+    return heartbeat_at is not None and now - heartbeat_at <= LEASE_TTL + timedelta(seconds=30)
+
+
 def sync_if_due(runtime: Runtime, now: datetime) -> int:
     """Sync when the last attempt is older than the sync interval."""
     with runtime.db.session() as session:
@@ -77,7 +86,7 @@ def sync_if_due(runtime: Runtime, now: datetime) -> int:
     if last is not None and now - last < timedelta(seconds=runtime.settings.sync_interval):
         return 0
     result = sync_now(runtime.db, runtime.source, now)
-    if not result.ok:
+    if not result.ok and not result.busy:  # busy: another process is syncing, nothing failed
         log.warning("sync from %s failed: %s", result.source, result.error)
     return 1 if result.ok else 0
 
@@ -151,13 +160,6 @@ def default_jobs(runtime: Runtime) -> list[Job]:
             Job("mail", 5, deliver_mail, needs_lease=False, stoppable=True)]
 
 
-def describe_database_error(exc: SQLAlchemyError) -> str:
-    """One line for the log: the driver's first line, never the SQL, its parameters or the URL."""
-    reason = getattr(exc, "orig", None) or exc
-    first_line = (str(reason).strip().splitlines() or [""])[0]
-    return f"{type(reason).__name__}: {first_line}"
-
-
 class Worker:
     def __init__(
         self,
@@ -227,7 +229,7 @@ class Worker:
             with self.runtime.db.session() as session, session.begin():
                 lease.release(session, LEASE_NAME, self.holder)
         except DATABASE_DOWN as exc:  # it expires by itself
-            log.warning("could not release the scheduler lease: %s", describe_database_error(exc))
+            log.warning("could not release the scheduler lease: %s", database_reason(exc))
         self._lease_until = None
 
     # -- database trouble ----------------------------------------------------------------------
@@ -237,7 +239,7 @@ class Worker:
         wait = min(timedelta(seconds=2 ** min(self._database_failures - 1, 6)), DATABASE_BACKOFF_MAX)
         self._database_retry_at = self.now() + wait
         log.warning("the database is unavailable (%s); the worker tries again in %d s",
-                    describe_database_error(exc), wait.total_seconds())
+                    database_reason(exc), wait.total_seconds())
 
     def _backing_off(self, now: datetime) -> bool:
         return self._database_retry_at is not None and now < self._database_retry_at

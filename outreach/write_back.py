@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from outreach.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
 from outreach.models import Call, Customer, Lead, Rep
 from outreach.phones import display
-from outreach.sheet_source import Table
+from outreach.sheet_source import Table, cell_text
 from outreach.team_settings import TeamSettings
 
 LEADS_TAB = "Leads"
@@ -105,7 +105,7 @@ BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_
 
 def _normalised(table: Table | None) -> list[list[str]]:
     """Cells as text without trailing blanks: how both sources read a tab back."""
-    rows = [[str(c) for c in row] for row in (table or [])]
+    rows = [[cell_text(c) for c in row] for row in (table or [])]
     for row in rows:
         while row and row[-1] == "":
             row.pop()

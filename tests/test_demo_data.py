@@ -1,18 +1,21 @@
 """The demo workbook is reproducible, realistic, and deliberately a little messy."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from outreach.db import Database
 from outreach.demo_data import build_workbook, committed_demo_workbook
 from outreach.demo_history import play_history
 from outreach.metrics import Filters, team_report
-from outreach.models import LeadEvent, OutboxMessage
+from outreach.models import Call, LeadEvent, OutboxMessage
 from outreach.runtime import Runtime, team_settings
 from outreach.sheet_source import WorkbookSource
 from outreach.sync import read_snapshot, run_sync
+from outreach.team_settings import TeamSettings
+from tests.factories import add_customer, add_rep
 
 TABS = ["Customers", "Reps", "Settings", "Inbound"]
 
@@ -71,3 +74,32 @@ def test_the_demo_history_gives_the_team_page_a_believable_past(runtime: Runtime
     assert 0 < totals.share_within(5) < 0.6 and report.unreached > 0 and totals.excuses > 0
     assert pending == 0  # the past's e-mails are history, not a backlog to send now
     assert last <= now  # nothing was logged in the future
+
+
+def test_syncing_the_demo_history_twice_writes_the_sheet_once(runtime: Runtime) -> None:
+    """Team Summary's numbers (4.0 minutes, 0.5 per ask) read back as the sheet shows them."""
+    now = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)
+    assert run_sync(runtime.db, runtime.source(), now).ok
+    with runtime.db.session() as session, session.begin():
+        play_history(session, now, team_settings(session))
+    first = run_sync(runtime.db, runtime.source(), now)
+    assert "Team Summary" in first.written_tabs
+    assert run_sync(runtime.db, runtime.source(), now).written_tabs == []
+
+
+def test_a_real_team_never_gets_an_invented_past(database: Database) -> None:
+    with database.session() as session, session.begin():
+        add_rep(session, "real.rep@acme.test")
+        add_customer(session, "Real Customer")
+        assert play_history(session, datetime(2026, 11, 23, 19, 0, tzinfo=UTC), TeamSettings()) == {}
+        assert session.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_the_history_leaves_todays_real_alerts_to_be_sent(runtime: Runtime) -> None:
+    now = datetime(2026, 11, 23, 19, 0, tzinfo=UTC)
+    assert run_sync(runtime.db, runtime.source(), now).ok  # the demo's two inbound leads
+    with runtime.db.session() as session, session.begin():
+        play_history(session, now + timedelta(seconds=1), team_settings(session))
+    with runtime.db.session() as session:
+        pending = session.scalars(select(OutboxMessage.key).where(OutboxMessage.status == "pending")).all()
+    assert len(pending) == 2 and all(key.startswith("alert:") for key in pending)

@@ -15,8 +15,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
+from outreach.access import NotAllowed, Viewer
 from outreach.db import Database
-from outreach.metrics import Filters, TeamReport, summary_rows, team_report
+from outreach.metrics import Filters, TeamReport, report_for, summary_rows, team_report
 from outreach.models import Call, Lead, LeadEvent, PlannedCall, Rep
 from outreach.team_settings import TeamSettings
 from outreach.write_back import TEAM_SUMMARY_TAB, tables_to_write
@@ -205,3 +206,12 @@ def test_team_summary_tab_is_the_same_table_written_raw(history: History) -> Non
     # Nothing changed: nothing to write.
     with history.db.session() as session:
         assert TEAM_SUMMARY_TAB not in tables_to_write(session, TEAM, tables, NOW)
+
+
+def test_a_rep_may_not_have_the_teams_numbers(history: History) -> None:
+    with history.db.session() as session:
+        filters = Filters(MONDAY, MONDAY)
+        with pytest.raises(NotAllowed):
+            report_for(session, Viewer.of(session.get(Rep, history.alice.id)), filters, NOW, TEAM)
+        boss = Viewer.of(session.get(Rep, history.boss.id))
+        assert {r.name for r in report_for(session, boss, filters, NOW, TEAM).reps} == {"Alice", "Bob"}

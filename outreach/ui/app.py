@@ -9,7 +9,6 @@ import streamlit as st
 from outreach import clock
 from outreach.access import Viewer
 from outreach.errors import OutreachError
-from outreach.humanize import ago
 from outreach.sync import sync_status
 from outreach.ui.auth import sign_in
 from outreach.ui.context import get_runtime, start_background_worker
@@ -27,8 +26,13 @@ def main() -> None:
         st.stop()
     start_background_worker()
     viewer = sign_in()
-    stale_sheet_banner()
-    st.navigation(pages_for(viewer)).run()
+    page = st.navigation(pages_for(viewer))
+    if page.title not in HEALTH_PAGES:  # those show the sheet's state in their health panel
+        stale_sheet_banner()
+    page.run()
+
+
+HEALTH_PAGES = ("Team", "Data status")
 
 
 def pages_for(viewer: Viewer) -> list[st.Page]:
@@ -48,5 +52,5 @@ def stale_sheet_banner() -> None:
     with get_runtime().db.session() as session:
         status = sync_status(session)
     if status.failing:
-        when = ago(status.last_good.started_at, clock.now()) if status.last_good else "never"
-        st.warning(f"Last synced {when}: {status.problem}", icon=":material/sync_problem:")
+        st.warning(f"Last synced {status.last_good_ago(clock.now())}: {status.problem}",
+                   icon=":material/sync_problem:")

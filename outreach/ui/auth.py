@@ -47,7 +47,7 @@ def current_viewer() -> Viewer:
 
 
 def require_manager(viewer: Viewer) -> None:
-    """Stop a manager-only page for anyone else (the queries check again)."""
+    """Stop a manager-only page for anyone else (its report and the manager actions check again)."""
     if not viewer.is_manager:
         st.error("This page is for managers. Your calls and leads are on the Today page.")
         st.stop()

@@ -7,7 +7,7 @@ should learn that the worker stopped before a rep's leads go cold.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -19,7 +19,7 @@ from outreach.humanize import ago
 from outreach.models import OutboxMessage
 from outreach.outbox import recent_messages
 from outreach.sync import SyncStatus, sync_status
-from outreach.worker import LEASE_NAME, LEASE_TTL
+from outreach.worker import LEASE_NAME, scheduler_alive
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,7 @@ class Health:
     mail_failures: list[OutboxMessage]
 
     def worker_alive(self, now: datetime) -> bool:
-        # The worker renews its lease every third of the TTL; two misses mean it is gone.
-        return self.heartbeat is not None and now - self.heartbeat[1] <= LEASE_TTL + timedelta(seconds=30)
+        return scheduler_alive(self.heartbeat[1] if self.heartbeat else None, now)
 
 
 def read_health(session: Session, failures: int = 20) -> Health:
@@ -41,12 +40,11 @@ def read_health(session: Session, failures: int = 20) -> Health:
 def health_summary(health: Health, now: datetime) -> None:
     """Three lines: sheet, worker, mail. Green when fine, red when someone must act."""
     sheet, worker, mail = st.columns(3)
-    last_good = health.sync.last_good
     if health.sync.last_run is None:
         sheet.info("Sheet: never synced", icon=":material/sync:")
     elif health.sync.failing:
-        when = ago(last_good.started_at, now) if last_good else "never"
-        sheet.error(f"Sheet: last good sync {when}. {health.sync.problem}", icon=":material/sync_problem:")
+        sheet.error(f"Sheet: last good sync {health.sync.last_good_ago(now)}; the app goes on with "
+                    f"the last good snapshot. {health.sync.problem}", icon=":material/sync_problem:")
     else:
         skipped = len(health.sync.last_run.problems)
         sheet.success(f"Sheet: synced {ago(health.sync.last_run.started_at, now)}"

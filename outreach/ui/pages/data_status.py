@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
 from outreach import clock
 from outreach.errors import OutreachError
-from outreach.humanize import ago
-from outreach.runtime import team_settings
 from outreach.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
@@ -41,28 +40,24 @@ def source_label() -> str:
 
 def render() -> None:
     runtime = get_runtime()
-    require_manager(current_viewer())  # the skipped rows show customers' details
+    viewer = current_viewer()
+    require_manager(viewer)  # the skipped rows show customers' details
     st.title("Data status")
     st.caption(f"Source: {source_label()}")
     sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
         health = read_health(session)
-        zone = team_settings(session).zone
     health_summary(health, now)
     sheet_details(health.sync, now)
-    mail_failures_table(health, zone)
+    mail_failures_table(health, ZoneInfo(viewer.time_zone))
 
 
 def sheet_details(status: SyncStatus, now: datetime) -> None:
     if status.last_run is None:
         st.info("The sheet has not been read yet. Press **Sync now**.")
         return
-    if status.failing:
-        when = ago(status.last_good.started_at, now) if status.last_good else "never"
-        st.error(f"The last sync failed: {status.problem}. The app goes on with the last good "
-                 f"snapshot (last synced {when}).")
-    elif status.problem:
+    if status.problem and not status.failing:  # a failure is in the health panel above
         st.warning(status.problem)
     problems = (status.last_good or status.last_run).problems
     if not problems:

@@ -8,6 +8,7 @@ Team Summary tab.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +17,15 @@ from sqlalchemy import select
 from outreach import clock
 from outreach.access import Viewer
 from outreach.humanize import duration, short_duration
-from outreach.metrics import Filters, OverdueLead, RepStats, TeamReport, summary_rows, team_report
+from outreach.metrics import (
+    SUMMARY_DAYS,
+    Filters,
+    OverdueLead,
+    RepStats,
+    TeamReport,
+    report_for,
+    summary_rows,
+)
 from outreach.models import Rep
 from outreach.phones import display
 from outreach.runtime import team_settings
@@ -27,12 +36,10 @@ from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, read_health
 
-DEFAULT_DAYS = 30
-
 
 def choose_filters(reps: list[Rep], today: date) -> Filters:
     left, right = st.columns([1, 2])
-    picked = left.date_input("Dates", value=(today - timedelta(days=DEFAULT_DAYS - 1), today),
+    picked = left.date_input("Dates", value=(today - timedelta(days=SUMMARY_DAYS - 1), today),
                              max_value=today, key="team_dates", format="YYYY-MM-DD")
     # While the second date is being picked the widget holds one date: show that day.
     start, end = (picked[0], picked[-1]) if isinstance(picked, tuple) and picked else (today, today)
@@ -97,8 +104,7 @@ def team_charts(report: TeamReport) -> None:
     st.altair_chart(charts.funnel(report.funnel), width="stretch")
 
 
-def overdue_table(overdue: list[OverdueLead], team: TeamSettings) -> pd.DataFrame:
-    zone = team.zone
+def overdue_table(overdue: list[OverdueLead], team: TeamSettings, zone: ZoneInfo) -> pd.DataFrame:
     return pd.DataFrame([{
         "lead": o.name, "kind": o.kind, "owner": o.owner_name,
         "waiting": duration(o.age_minutes * 60), "attempts": o.attempts, "status": o.status,
@@ -115,7 +121,7 @@ def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: Tea
     if report.value_at_risk is not None:
         st.warning(f"Value at risk: {report.value_at_risk:,.0f} "
                    f"({len(overdue)} lead(s) × the average deal value in the Settings tab).")
-    table = overdue_table(overdue, team)
+    table = overdue_table(overdue, team, ZoneInfo(viewer.time_zone))
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("Download CSV", table.to_csv(index=False).encode(), "overdue-leads.csv",
                        "text/csv", key="overdue_csv", icon=":material/download:")
@@ -152,7 +158,7 @@ def render() -> None:
     health_summary(health, now)
     filters = choose_filters(reps, now.astimezone(team.zone).date())
     with st.spinner("Counting calls and leads…"), runtime.db.session() as session:
-        report = team_report(session, filters, now, team)
+        report = report_for(session, viewer, filters, now, team)
     headline(report)
     rep_table(report)
     team_charts(report)
