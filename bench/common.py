@@ -64,3 +64,15 @@ def report(title: str, rows: list[tuple[str, Any, str]]) -> None:
 
 def repeat(times: int, measure: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
     return [measure() for _ in range(times)]
+
+
+def team_rows(reps: int, now: Any) -> list[dict[str, Any]]:
+    """Rows for the reps table: ``reps`` callers in New York (ids 1..reps) and their manager."""
+    callers = [{"id": n + 1, "email": f"rep{n}@example.com", "name": f"Rep Number{n}",
+                "time_zone": "America/New_York", "daily_calls": 3, "active": True, "role": "rep",
+                "in_sheet": True, "updated_at": now, "manager_email": "boss@example.com"}
+               for n in range(reps)]
+    boss = {"id": reps + 1, "email": "boss@example.com", "name": "The Boss",
+            "time_zone": "America/New_York", "daily_calls": 0, "active": True, "role": "manager",
+            "in_sheet": True, "updated_at": now, "manager_email": None}
+    return [*callers, boss]

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import Stopwatch, medians, peak_rss_mib, report, run_in_subprocess, save
+from bench.common import Stopwatch, medians, peak_rss_mib, report, run_in_subprocess, save, team_rows
 
 NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday, 11:00 in New York: inside business hours
 REPS = 100
@@ -46,13 +46,7 @@ def add_team(db, customers: int = 0) -> None:  # type: ignore[no-untyped-def]
     from outreach.models import Customer, Rep
 
     with db.session() as session, session.begin():
-        session.execute(insert(Rep.__table__), [
-            {"email": f"rep{n}@example.com", "name": f"Rep Number{n}", "time_zone": "America/New_York",
-             "daily_calls": 3, "active": True, "role": "rep", "in_sheet": True, "updated_at": NOW,
-             "manager_email": "boss@example.com"} for n in range(REPS)]
-            + [{"email": "boss@example.com", "name": "The Boss", "time_zone": "America/New_York",
-                "daily_calls": 0, "active": True, "role": "manager", "in_sheet": True,
-                "updated_at": NOW, "manager_email": None}])
+        session.execute(insert(Rep.__table__), team_rows(REPS, NOW))
         if customers:
             session.execute(insert(Customer.__table__), [{
                 "key": f"id:{n}", "first_name": f"First{n}", "last_name": f"Last{n}", "company": "",

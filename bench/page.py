@@ -21,7 +21,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import report, save
+from bench.common import report, save, team_rows
 
 NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # Monday, 11:00 in New York
 REPS = 20
@@ -39,13 +39,7 @@ def build_rep_scenario(path: Path, customers: int = 100_000, leads: int = 20_000
     migrate(db)
     rng = random.Random(11)
     with db.session() as session, session.begin():
-        session.execute(insert(Rep.__table__), [
-            {"email": f"rep{n}@example.com", "name": f"Rep Number{n}", "time_zone": "America/New_York",
-             "daily_calls": 3, "active": True, "role": "rep", "in_sheet": True, "updated_at": NOW,
-             "manager_email": "boss@example.com"} for n in range(REPS)]
-            + [{"email": "boss@example.com", "name": "The Boss", "time_zone": "America/New_York",
-                "daily_calls": 0, "active": True, "role": "manager", "in_sheet": True, "updated_at": NOW,
-                "manager_email": None}])
+        session.execute(insert(Rep.__table__), team_rows(REPS, NOW))
         session.execute(insert(Customer.__table__), [{
             "key": f"id:{n}", "first_name": f"First{n}", "last_name": f"Last{n}", "company": f"Co {n}",
             "phone": f"+1212{n:07d}", "email": f"c{n}@example.org",
@@ -92,14 +86,7 @@ def build_team_scenario(path: Path, reps: int = 200, days: int = 365) -> dict[st
     customers = reps * 3 * len(workdays) // 4  # each customer is asked about four times a year
     counts = dict.fromkeys(("planned", "calls", "leads", "events"), 0)
     with db.session() as session, session.begin():
-        session.execute(insert(Rep.__table__), [
-            {"id": n + 1, "email": f"rep{n}@example.com", "name": f"Rep Number{n}",
-             "time_zone": "America/New_York", "daily_calls": 3, "active": True, "role": "rep",
-             "in_sheet": True, "updated_at": NOW, "manager_email": "boss@example.com"}
-            for n in range(reps)]
-            + [{"id": reps + 1, "email": "boss@example.com", "name": "The Boss",
-                "time_zone": "America/New_York", "daily_calls": 0, "active": True, "role": "manager",
-                "in_sheet": True, "updated_at": NOW, "manager_email": None}])
+        session.execute(insert(Rep.__table__), team_rows(reps, NOW))
         session.execute(insert(Customer.__table__), [{
             "id": n + 1, "key": f"id:{n}", "first_name": f"First{n}", "last_name": f"Last{n}",
             "company": f"Co {n}", "phone": f"+1212{n:07d}", "owner_email": None, "do_not_call": False,
