@@ -6,14 +6,20 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from outreach.settings import PROJECT_ROOT
+from tests.conftest import DEMO_MONDAY_7AM_NY
+
+# Every command runs on the demo's Monday morning (tests/at.py moves its clock), whatever day
+# the suite runs: the demo history, the plans and the dates they print are that day's.
+AT = str(PROJECT_ROOT / "tests" / "at.py")
 
 
-def outreach(tmp_path: Path, *args: str, cwd: Path = PROJECT_ROOT,
+def outreach(tmp_path: Path, *args: str, cwd: Path = PROJECT_ROOT, at: datetime = DEMO_MONDAY_7AM_NY,
              **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "SENDGRID"))}
     environ.update({
@@ -22,7 +28,7 @@ def outreach(tmp_path: Path, *args: str, cwd: Path = PROJECT_ROOT,
         "PYTHONPATH": str(PROJECT_ROOT),  # as cron would set it, to run from elsewhere
     })
     environ.update(env)
-    return subprocess.run([sys.executable, "-m", "outreach", *args], cwd=cwd,
+    return subprocess.run([sys.executable, AT, at.isoformat(), "outreach", *args], cwd=cwd,
                           env=environ, capture_output=True, text=True, timeout=120)
 
 

@@ -72,7 +72,8 @@ def serve(tmp_path: Path, *, history: bool) -> Iterator[str]:
            # The manager's health panel should show a live worker; the rep's test needs a still one.
            "OUTREACH_RUN_WORKER_IN_APP": "true" if history else "false"}
     process = subprocess.Popen(
-        [sys.executable, "tests/serve_at.py", MONDAY_11AM_NY.isoformat(), "--server.port", str(port),
+        [sys.executable, "tests/at.py", MONDAY_11AM_NY.isoformat(), "streamlit", "run", "app.py",
+         "--server.port", str(port),
          "--server.address", "localhost", "--server.headless", "true"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://localhost:{port}"
