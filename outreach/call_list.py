@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from outreach.business_hours import WorkCalendar
 from outreach.emails import render_email
 from outreach.humanize import duration
-from outreach.leads import is_overdue, lead_url, open_leads
+from outreach.leads import is_overdue, open_leads
+from outreach.links import lead_url
 from outreach.models import Customer, OutboxMessage, Rep
 from outreach.outbox import Email, enqueue
 from outreach.phones import display

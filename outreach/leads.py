@@ -20,16 +20,9 @@ from sqlalchemy.orm import Session
 from outreach.access import NotAllowed, Viewer, lead_for, leads_visible_to
 from outreach.business_hours import WorkCalendar
 from outreach.errors import OutreachError
-from outreach.models import Lead, LeadEvent, Rep
+from outreach.followup import start_following_up, stop_following_up
+from outreach.models import CLOSED_STATUSES, OPEN_STATUSES, Lead, LeadEvent, Rep
 from outreach.team_settings import TeamSettings
-
-OPEN_STATUSES = ("new", "attempted")
-FOLLOWED_UP_STATUSES = ("connected", "appointment", "won", "lost", "not_a_fit")
-CLOSED_STATUSES = ("appointment", "won", "lost", "not_a_fit", "duplicate")
-
-
-def is_open(lead: Lead) -> bool:
-    return lead.status in OPEN_STATUSES
 
 
 def overdue_cutoff(now: datetime, team: TeamSettings) -> datetime:
@@ -38,11 +31,7 @@ def overdue_cutoff(now: datetime, team: TeamSettings) -> datetime:
 
 
 def is_overdue(lead: Lead, now: datetime, team: TeamSettings) -> bool:
-    return is_open(lead) and lead.created_at <= overdue_cutoff(now, team)
-
-
-def lead_url(app_url: str, lead_id: int) -> str:
-    return f"{app_url}/?lead={lead_id}"
+    return lead.is_open and lead.created_at <= overdue_cutoff(now, team)
 
 
 def open_leads(session: Session, owner_id: int) -> list[Lead]:
@@ -99,8 +88,6 @@ NEXT_STEPS = {"": "Just talked", "appointment": "Appointment", "won": "Won", "lo
 def log_followup(session: Session, viewer: Viewer, lead_id: int, outcome: str, now: datetime, *,
                  next_step: str = "", note: str = "", client_token: str | None = None) -> Lead:
     """Record a follow-up. Only Connected is a follow-up; the rest are attempts and the nagging goes on."""
-    from outreach.followup import stop_following_up
-
     if outcome not in FOLLOW_UP_OUTCOMES:
         raise OutreachError("choose what happened")
     if next_step not in NEXT_STEPS or (next_step and outcome != "connected"):
@@ -159,8 +146,6 @@ def lead_histories(session: Session, leads: list[Lead]) -> dict[int, list[LeadEv
 def reassign(session: Session, viewer: Viewer, lead_id: int, new_owner_id: int, team: TeamSettings,
              now: datetime) -> Lead:
     """A manager hands a lead to someone else: the new owner is alerted and nagged from now on."""
-    from outreach.followup import start_following_up
-
     if not viewer.is_manager:
         raise NotAllowed("only a manager can reassign a lead")
     lead = lead_for(session, viewer, lead_id, for_update=True)
@@ -172,14 +157,12 @@ def reassign(session: Session, viewer: Viewer, lead_id: int, new_owner_id: int, 
     lead.owner_id = owner.id
     session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome="reassigned",
                           note=f"to {owner.name}", created_at=now))
-    if is_open(lead):
+    if lead.is_open:
         start_following_up(session, lead, team, now)
     return lead
 
 
 def close_as_duplicate(session: Session, viewer: Viewer, lead_id: int, now: datetime, note: str = "") -> Lead:
-    from outreach.followup import stop_following_up
-
     if not viewer.is_manager:
         raise NotAllowed("only a manager can close a lead as a duplicate")
     lead = lead_for(session, viewer, lead_id, for_update=True)

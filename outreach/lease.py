@@ -12,10 +12,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from outreach.db import insert_new
 from outreach.models import Lease
 
 
@@ -30,11 +29,9 @@ def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timede
     )
     if renewed.rowcount == 1:
         return True
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     created = session.execute(
-        insert(Lease)
+        insert_new(session, Lease.__table__, ["name"])
         .values(name=name, holder=holder, expires_at=expires, heartbeat_at=now)
-        .on_conflict_do_nothing(index_elements=["name"])
         # RETURNING, not rowcount: ORM inserts on psycopg report rowcount -1.
         .returning(Lease.name)
     )

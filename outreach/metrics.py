@@ -38,8 +38,8 @@ from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
-from outreach.leads import OPEN_STATUSES, overdue_cutoff
-from outreach.models import Call, Lead, LeadEvent, PlannedCall, Rep
+from outreach.leads import overdue_cutoff
+from outreach.models import OPEN_STATUSES, Call, Lead, LeadEvent, PlannedCall, Rep
 from outreach.team_settings import TeamSettings
 
 SPEED_MARKS = (5, 15)  # minutes: the lead-response study's goal, and already late

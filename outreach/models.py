@@ -172,6 +172,13 @@ class Call(Base):
                       Index("ix_calls_customer", "customer_id"))
 
 
+# What a lead's status means, decided here once. Open leads are nagged until a conversation;
+# followed-up ones had one; closed ones need nothing more.
+OPEN_STATUSES = ("new", "attempted")
+FOLLOWED_UP_STATUSES = ("connected", "appointment", "won", "lost", "not_a_fit")
+CLOSED_STATUSES = ("appointment", "won", "lost", "not_a_fit", "duplicate")
+
+
 class Lead(Base):
     """Someone to follow up: a referral, an inbound enquiry, or a customer's concern."""
 
@@ -211,6 +218,10 @@ class Lead(Base):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
 
 
 class LeadEvent(Base):
@@ -267,6 +278,28 @@ class OutboxMessage(Base):
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       Index("ix_outbox_lead", "lead_id"))
+
+
+class NagItem(Base):
+    """One lead's line in a reminder or escalation e-mail.
+
+    An e-mail may speak of several leads (one reminder per person at a time), so the
+    outbox row cannot say which; this table does. Before a nag is sent the worker asks it
+    whether any of those leads is still waiting, and a lead's history lists its reminders.
+    """
+
+    __tablename__ = "nag_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_key: Mapped[str] = mapped_column(ForeignKey("outbox.key"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # reminder, escalation
+    number: Mapped[int | None] = mapped_column(Integer)  # the lead's reminder count; None: escalation
+    manager_copied: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("outbox_key", "lead_id", name="uq_nag_items_message_lead"),
+                      Index("ix_nag_items_lead", "lead_id"))
 
 
 class PlannedCall(Base):

@@ -12,7 +12,10 @@ the message waited its turn finds the token changed and leaves it to the new
 owner, so a slow batch never sends a message twice. The one duplicate left is a
 crash between the provider's 202 and our commit.
 
-A reminder whose lead was followed up while it waited is cancelled, not sent.
+Before each send the outbox asks a *gate* (given by the caller, so the outbox knows
+nothing of leads or business hours) whether the message may go now: it may be held
+until a later time (a reminder waits for its reader's business hours) or cancelled
+(every lead it speaks of was reached while it waited).
 """
 
 from __future__ import annotations
@@ -26,14 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from outreach.db import Database
-from outreach.leads import OPEN_STATUSES
+from outreach.db import Database, insert_new
 from outreach.mail_transport import DeliveryError, MailTransport, Sender
-from outreach.models import Lead, OutboxMessage
+from outreach.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +42,27 @@ log = logging.getLogger(__name__)
 # killed worker's messages wait before another worker picks them up.
 CLAIM_FOR = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)  # transient failures are retried this long
-NAG_KINDS = ("reminder", "escalation")
 
 
 def _always() -> bool:
     return True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A gate's answer for one message about to be sent: send it, hold it, or cancel it."""
+
+    hold_until: datetime | None = None
+    cancel: bool = False
+    reason: str = ""  # shown on the Outbox page
+
+
+SEND = Verdict()
+Gate = Callable[[OutboxMessage, datetime], Verdict]
+
+
+def _send_everything(message: OutboxMessage, now: datetime) -> Verdict:
+    return SEND
 
 
 @dataclass(frozen=True)
@@ -72,15 +88,13 @@ def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> in
     """Add, in one statement, each message whose key is new; returns how many were added."""
     if not emails:
         return 0
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     table = OutboxMessage.__table__
     rows = [{"key": e.key, "kind": e.kind, "to_email": e.to_email, "to_name": e.to_name, "cc": list(e.cc),
              "subject": e.subject, "text": e.text, "html": e.html, "rep_id": e.rep_id,
              "lead_id": e.lead_id, "created_at": now, "status": "pending", "attempts": 0,
              "next_attempt_at": now} for e in emails]
     # executemany: SQLAlchemy batches the rows into multi-row INSERTs with a cached statement.
-    added = session.execute(insert(table).on_conflict_do_nothing(index_elements=["key"])
-                            .returning(table.c.id), rows)
+    added = session.execute(insert_new(session, table, ["key"]).returning(table.c.id), rows)
     return len(added.all())
 
 
@@ -137,25 +151,40 @@ def _change(db: Database, condition, **values: object) -> bool:  # type: ignore[
         return result.rowcount == 1
 
 
-def _still_wanted():  # type: ignore[no-untyped-def]
-    # A nag about a lead someone already reached is noise: it is cancelled, not sent.
-    lead_open = (select(Lead.id).where(Lead.id == OutboxMessage.lead_id, Lead.status.in_(OPEN_STATUSES))
-                 .exists())
-    return or_(OutboxMessage.kind.not_in(NAG_KINDS), OutboxMessage.lead_id.is_(None), lead_open)
-
-
 def renew_claim(db: Database, message: OutboxMessage, now: datetime) -> bool:
-    """Extend our claim for one more send; False if another worker took the message meanwhile
-    or it is a nag no longer wanted.
+    """Extend our claim for one more send; False if another worker took the message meanwhile.
 
     Claiming changes the token, so a lapsed claim nobody took yet is still safely ours.
     """
-    return _change(db, and_(_ours(message), _still_wanted()), claimed_until=now + CLAIM_FOR)
+    return _change(db, _ours(message), claimed_until=now + CLAIM_FOR)
 
 
 def release(db: Database, message: OutboxMessage) -> None:
     """Hand an unsent message back at once (a worker shutting down), not after the claim lapses."""
     _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None)
+
+
+def _apply(db: Database, message: OutboxMessage, verdict: Verdict) -> str:
+    """Carry out a gate's hold or cancel; the outcome's name, or "lost" if the claim went elsewhere."""
+    if verdict.cancel:
+        done = _change(db, _ours(message), status="cancelled", claimed_by=None, claimed_until=None,
+                       last_error=verdict.reason)
+        return "cancelled" if done else "lost"
+    done = _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None,
+                   next_attempt_at=verdict.hold_until, last_error=verdict.reason)
+    return "held" if done else "lost"
+
+
+def supersede_pending(session: Session, kind: str, rep_id: int, reason: str) -> list[str]:
+    """Cancel this person's unsent messages of one kind (a newer one replaces them); their keys.
+
+    Only messages nobody has claimed: one a worker is sending right now goes as it is.
+    """
+    table = OutboxMessage.__table__
+    result = session.execute(
+        update(table).where(table.c.kind == kind, table.c.rep_id == rep_id, table.c.status == "pending")
+        .values(status="cancelled", last_error=reason).returning(table.c.key))
+    return list(result.scalars())
 
 
 @dataclass
@@ -164,13 +193,14 @@ class DeliveryReport:
     retried: int = 0
     failed: int = 0
     cancelled: int = 0
+    held: int = 0  # put back until the gate's time (a reader's business hours)
     lost: int = 0  # claims that lapsed and went to another worker before their turn came
     released: int = 0  # handed back unsent because the worker was stopping
     errors: list[str] = field(default_factory=list)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed + self.cancelled
+        return self.sent + self.retried + self.failed + self.cancelled + self.held
 
 
 @dataclass(frozen=True)
@@ -180,16 +210,20 @@ class _Delivery:
     sender: Sender
     now: Callable[[], datetime]
     keep_going: Callable[[], bool]
+    gate: Gate
 
     def __call__(self, message: OutboxMessage) -> tuple[str, str]:
-        """Renew, send, record: one message, start to finish. Returns (outcome, error)."""
+        """Ask, renew, send, record: one message, start to finish. Returns (outcome, error)."""
         if not self.keep_going():
             release(self.db, message)
             return "released", ""
+        # Asked at the moment of sending, not only when the message was queued: a message
+        # that waited out a night (a SendGrid outage, a stopped worker) is judged as of now.
+        verdict = self.gate(message, self.now())
+        if verdict != SEND:
+            return _apply(self.db, message, verdict), ""
         if not renew_claim(self.db, message, self.now()):
-            cancelled = _change(self.db, _ours(message), status="cancelled", claimed_by=None,
-                                claimed_until=None, last_error="the lead was reached before this was sent")
-            return ("cancelled" if cancelled else "lost"), ""
+            return "lost", ""
         try:
             provider_id = self.transport.send(message, self.sender)
         except DeliveryError as exc:
@@ -201,11 +235,12 @@ class _Delivery:
 def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: str,
                 now: Callable[[], datetime], *, limit: int = 100, threads: int = 4,
                 keys: Iterable[str] | None = None,
-                keep_going: Callable[[], bool] = _always) -> DeliveryReport:
+                keep_going: Callable[[], bool] = _always,
+                gate: Gate = _send_everything) -> DeliveryReport:
     """Claim and send what is due; each outcome is committed as soon as it is known.
 
     ``keep_going`` is asked before each message: once it says no (a shutdown), the rest
-    of the batch is handed back unsent.
+    of the batch is handed back unsent. ``gate`` is asked next, and may hold or cancel it.
     """
     report = DeliveryReport()
     paused = transport.paused_until()
@@ -214,13 +249,13 @@ def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: 
     messages = claim(db, worker, now(), limit=limit, keys=keys)
     if not messages:
         return report
-    deliver = _Delivery(db, transport, sender, now, keep_going)
+    deliver = _Delivery(db, transport, sender, now, keep_going, gate)
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(messages)))) as pool:
         outcomes = list(pool.map(deliver, messages))
     counts = Counter(outcome for outcome, _ in outcomes)
     report.sent, report.retried, report.failed = counts["sent"], counts["retried"], counts["failed"]
-    report.cancelled, report.lost, report.released = (counts["cancelled"], counts["lost"],
-                                                      counts["released"])
+    report.cancelled, report.held = counts["cancelled"], counts["held"]
+    report.lost, report.released = counts["lost"], counts["released"]
     report.errors = [error for _, error in outcomes if error]
     return report
 

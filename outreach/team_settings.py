@@ -45,6 +45,8 @@ class TeamSettings:
         timedelta(minutes=60),
         timedelta(hours=4),
     )
+    # Reminders for one person falling due this close together go out as one e-mail (early).
+    reminder_batch_window: timedelta = timedelta(minutes=5)
     cc_manager_after: timedelta = timedelta(minutes=60)
     escalation_business_days: int = 2
     app_url: str = "http://localhost:8501"
@@ -126,6 +128,17 @@ def _parse_duration(raw: str) -> timedelta:
         raise ValueError("expected a duration like 15m, 4h or 1d")
     amount, unit = float(match[1]), (match[2] or "m")[0]
     return timedelta(minutes=amount * {"m": 1, "h": 60, "d": 1440}[unit])
+
+
+MAX_BATCH_WINDOW = timedelta(hours=1)
+
+
+def _parse_batch_window(raw: str) -> timedelta:
+    window = _parse_duration(raw)
+    if window > MAX_BATCH_WINDOW:
+        # Folding in reminders due later sends them early: an hour early is still useful, a day is not.
+        raise ValueError("at most 60m: a larger window sends reminders far too early")
+    return window
 
 
 def _parse_durations(raw: str) -> tuple[timedelta, ...]:
@@ -213,7 +226,8 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "calllisttime": (("call_list_time",), _parse_time,
                      "Local time the morning call list is e-mailed (07:30)."),
     "businesshours": (("business_start", "business_end"), _parse_hours,
-                      "When reminders may go out, in each owner's zone (08:00-18:00)."),
+                      "When reminders and escalations may go out, in each recipient's own zone "
+                      "(08:00-18:00)."),
     "workdays": (("workdays",), _parse_workdays, "Working days (Mon-Fri)."),
     "holidaycountry": (("holiday_country",), _parse_country,
                        "Public holidays skipped for calls and reminders (US; 'none' for none)."),
@@ -229,6 +243,9 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
                     "Country assumed for phone numbers written without +country code (US)."),
     "reminderschedule": (("reminder_offsets",), _parse_durations,
                          "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h)."),
+    "reminderbatchwindow": (("reminder_batch_window",), _parse_batch_window,
+                            "Reminders for one person due within this time of each other go out "
+                            "together, as one e-mail (5m; at most 60m)."),
     "ccmanagerafter": (("cc_manager_after",), _parse_duration,
                        "Copy the rep's manager on reminders from this lead age on (60m)."),
     "escalationbusinessdays": (("escalation_business_days",), _parse_positive_int,
@@ -254,7 +271,8 @@ def documented_keys() -> dict[str, str]:
         "holidaysubdivision": "Holiday Subdivision",
         "referralcooldowndays": "Referral Cooldown Days", "dailycalls": "Daily Calls",
         "timezone": "Time Zone", "phoneregion": "Phone Region",
-        "reminderschedule": "Reminder Schedule", "ccmanagerafter": "CC Manager After",
+        "reminderschedule": "Reminder Schedule", "reminderbatchwindow": "Reminder Batch Window",
+        "ccmanagerafter": "CC Manager After",
         "escalationbusinessdays": "Escalation Business Days", "appurl": "App URL",
         "senderemail": "Sender Email", "sendername": "Sender Name",
         "averagedealvalue": "Average Deal Value", "referralscript": "Referral Script",

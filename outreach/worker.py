@@ -37,8 +37,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from outreach import clock, lease
 from outreach.call_list import enqueue_due_call_lists
 from outreach.db import database_reason
-from outreach.followup import send_due_escalations, send_due_reminders
 from outreach.models import SyncRun
+from outreach.nagging import NagGate, due_owners, remind, send_due_escalations
 from outreach.outbox import deliver_due
 from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, sender, team_settings
@@ -51,7 +51,6 @@ LEASE_TTL = timedelta(seconds=60)
 # A job running longer than this is presumed hung: the heartbeat lets its lease expire.
 HUNG_JOB = timedelta(minutes=15)
 DATABASE_BACKOFF_MAX = timedelta(seconds=60)
-REMINDER_BATCH = 500
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # The database is down or unreachable (not a bug in a query): back off and retry.
@@ -101,17 +100,18 @@ def plan_the_day(runtime: Runtime, now: datetime) -> int:
 
 
 def nag(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _always) -> int:
-    """Queue the reminders and escalations that are due (the outbox sends them).
+    """Queue the reminders and escalations that are due (the outbox sends them). Returns e-mails.
 
-    Reminders go a batch of leads per transaction, so a backlog (a worker down for a day)
-    is queued in one run without one huge transaction.
+    Reminders go a slice of people per transaction, each person's leads in one e-mail, so
+    a backlog (a worker down for a day) is queued in one run without one huge transaction.
     """
     queued = 0
     while keep_going():
         with runtime.db.session() as session, session.begin():
-            batch = send_due_reminders(session, now, team_settings(session), limit=REMINDER_BATCH)
-        queued += batch
-        if batch < REMINDER_BATCH:
+            owners = due_owners(session, now)
+            done = remind(session, owners, now, team_settings(session))
+        queued += done.emails
+        if not done.leads:  # nobody left, or what is left is locked by another worker
             break
     with runtime.db.session() as session, session.begin():
         return queued + send_due_escalations(session, now, team_settings(session))
@@ -123,11 +123,11 @@ def deliver_mail(runtime: Runtime, now: datetime, keep_going: Callable[[], bool]
     Each message's outcome is committed as it goes, so stopping loses nothing.
     """
     with runtime.db.session() as session:
-        from_ = sender(team_settings(session))
+        team = team_settings(session)
     handled = 0
     while keep_going():
-        report = deliver_due(runtime.db, runtime.transport(), from_, WORKER_ID, clock.now,
-                             keep_going=keep_going)
+        report = deliver_due(runtime.db, runtime.transport(), sender(team), WORKER_ID, clock.now,
+                             keep_going=keep_going, gate=NagGate(runtime.db, team))
         handled += report.handled
         if report.handled == 0:
             break
@@ -143,8 +143,9 @@ def deliver_now(runtime: Runtime, keys: list[str]) -> None:
         return
     try:
         with runtime.db.session() as session:
-            from_ = sender(team_settings(session))
-        deliver_due(runtime.db, runtime.transport(), from_, WORKER_ID, clock.now, keys=keys)
+            team = team_settings(session)
+        deliver_due(runtime.db, runtime.transport(), sender(team), WORKER_ID, clock.now, keys=keys,
+                    gate=NagGate(runtime.db, team))
     except Exception:  # the worker's next tick sends it instead
         log.exception("immediate delivery of %s failed; the worker will retry", keys)
 

@@ -1,124 +1,55 @@
 """The follow-up engine, end to end: alert at once, then nag until a conversation.
 
-Each test builds a small team (a manager in New York, a rep in New York and one
-in Los Angeles), creates a lead at a known moment, and lets the real worker
-jobs (nag + mail, through the embedded outbox) run while time-machine moves
-the clock. The worker wakes at every quarter hour and at every reminder the
-database says is due, so each e-mail's ``sent_at`` is the moment the schedule
-asked for. The expected times are read as the owner's local wall clock.
+Each test takes the small team of ``tests/followup_world.py`` (a manager in New
+York, a rep in New York and one in Los Angeles), creates a lead at a known moment,
+and lets the real worker jobs run while time-machine moves the clock. The expected
+times are read as the owner's local wall clock.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from outreach import clock
 from outreach.access import NotAllowed, Viewer
 from outreach.calls import CallInput, ReferralInput, log_call
-from outreach.db import Database, migrate
-from outreach.followup import alert_key, start_following_up
+from outreach.db import Database
+from outreach.followup import alert_key
 from outreach.leads import close_as_duplicate, log_followup, reassign
 from outreach.models import Lead, OutboxMessage, PlannedCall, Rep, TeamSetting
 from outreach.runtime import Runtime, team_settings
-from outreach.worker import Job, Worker, deliver_mail, deliver_now, nag
+from outreach.worker import Worker, deliver_mail, deliver_now, nag
 from tests.conftest import make_settings
-from tests.factories import add_customer, add_lead, add_rep
+from tests.factories import add_customer, add_rep
 from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.followup_world import (
+    FRI,
+    LOS_ANGELES,
+    MON,
+    NEW_YORK,
+    ON_BOTH_DATABASES,
+    THANKSGIVING_EVE,
+    THU,
+    TUE,
+    WED,
+    Team,
+    follow_up,
+    local,
+    new_lead,
+    run_worker,
+    sent,
+    team,
+)
 
-NEW_YORK, LOS_ANGELES = ZoneInfo("America/New_York"), ZoneInfo("America/Los_Angeles")
-QUARTER = timedelta(minutes=15)
-
-
-def local(day: date, hour: int, minute: int, zone: ZoneInfo = NEW_YORK) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
-
-
-MON, TUE, WED, THU, FRI = (date(2026, 11, 16) + timedelta(days=n) for n in range(5))
-THANKSGIVING_EVE = date(2026, 11, 25)  # Thanksgiving, a US holiday, is Thursday 26 November
-
-
-@dataclass(frozen=True)
-class Team:
-    runtime: Runtime
-    manager: Rep
-    nick: Rep  # New York
-    lena: Rep  # Los Angeles
-
-
-@pytest.fixture
-def team(request: pytest.FixtureRequest, tmp_path: Path, workbook: Path) -> Iterator[Team]:
-    """On SQLite, or on PostgreSQL for the tests marked ``ON_BOTH_DATABASES``."""
-    url = (request.getfixturevalue("postgres_url") if getattr(request, "param", "sqlite") == "postgresql"
-           else f"sqlite:///{tmp_path / 'team.db'}")
-    db = Database(url)
-    migrate(db)
-    runtime = Runtime(settings=make_settings(tmp_path, OUTREACH_WORKBOOK=str(workbook)), db=db)
-    with runtime.db.session() as session, session.begin():
-        manager = add_rep(session, "maria@example.com", role="manager", name="Maria Boss")
-        nick = add_rep(session, "nick@example.com", manager=manager.email, name="Nick Nowak")
-        lena = add_rep(session, "lena@example.com", zone="America/Los_Angeles",
-                       manager=manager.email, name="Lena Lopez")
-        session.expunge_all()
-    yield Team(runtime, manager, nick, lena)
-    db.dispose()
-
-
-# The whole schedule on PostgreSQL as well costs about 4x SQLite's time: the main story and
-# the daylight-saving cases run on both, the rest on SQLite.
-ON_BOTH_DATABASES = pytest.mark.parametrize("team", ["sqlite", "postgresql"], indirect=True)
-
-
-def new_lead(runtime: Runtime, owner: Rep, name: str, at: datetime) -> int:
-    """A lead arrives: what log_call and the inbound sync do, at ``at``."""
-    with runtime.db.session() as session, session.begin():
-        lead = add_lead(session, session.get(Rep, owner.id), name, created_at=at)
-        start_following_up(session, lead, team_settings(session), at)
-        return lead.id
-
-
-def next_wake(session: Session, now: datetime) -> datetime:
-    """The next quarter hour, or sooner if a reminder is due before it."""
-    quarter = datetime.fromtimestamp((now.timestamp() // 900 + 1) * 900, UTC)
-    due = session.scalar(select(func.min(Lead.next_reminder_at)).where(Lead.next_reminder_at > now))
-    return min(quarter, due) if due else quarter
-
-
-def run_worker(runtime: Runtime, start: datetime, end: datetime) -> None:
-    worker = Worker(runtime, jobs=[Job("nag", 15, nag), Job("mail", 5, deliver_mail)],
-                    holder="test-worker")
-    with time_machine.travel(start, tick=False) as traveller:
-        while clock.now() < end:
-            worker.run_once()
-            with runtime.db.session() as session:
-                traveller.move_to(next_wake(session, clock.now()))
-
-
-def sent(runtime: Runtime, zone: ZoneInfo = NEW_YORK, lead_id: int | None = None) -> list[str]:
-    """What went out, as "kind to at", in the given zone's wall clock."""
-    query = select(OutboxMessage).where(OutboxMessage.status == "sent").order_by(
-        OutboxMessage.sent_at, OutboxMessage.id)
-    if lead_id is not None:
-        query = query.where(OutboxMessage.lead_id == lead_id)
-    with runtime.db.session() as session:
-        return [f"{m.kind} {m.to_email.split('@')[0]}"
-                f"{'+' + m.cc[0].split('@')[0] if m.cc else ''} "
-                f"{m.sent_at.astimezone(zone):%a %H:%M}" for m in session.scalars(query)]
-
-
-def follow_up(runtime: Runtime, rep: Rep, lead_id: int, outcome: str, at: datetime) -> None:
-    with runtime.db.session() as session, session.begin():
-        log_followup(session, Viewer.of(session.get(Rep, rep.id)), lead_id, outcome, at)
+__all__ = ["team"]  # the fixture, imported for pytest to find
 
 
 @ON_BOTH_DATABASES
@@ -306,15 +237,27 @@ def test_reminders_keep_the_owners_wall_clock_across_a_daylight_saving_weekend(
     zone = ZoneInfo(owner.time_zone)
     start = local(friday, 16, 0, zone)
     new_lead(team.runtime, owner, "Over The Weekend", start)
-    run_worker(team.runtime, start, local(friday + timedelta(days=4), 17, 0, zone))
-    assert sent(team.runtime, zone) == [
-        f"alert {who} Fri 16:00", f"reminder {who} Fri 16:05", f"reminder {who} Fri 16:15",
-        f"reminder {who}+maria Fri 17:00",
-        # 20:00 is after closing; Monday's opening is 08:00 on the new clock, not 07:00 or 09:00
-        f"reminder {who}+maria Mon 08:00",
-        f"reminder {who}+maria Tue 08:00",
-        "escalation maria Tue 16:00",  # two business days later, at the same wall-clock time
-    ]
+    run_worker(team.runtime, start, local(friday + timedelta(days=5), 17, 0, zone))
+    if who == "nick":  # Nick and Maria both work New York hours
+        assert sent(team.runtime, zone) == [
+            "alert nick Fri 16:00", "reminder nick Fri 16:05", "reminder nick Fri 16:15",
+            "reminder nick+maria Fri 17:00",
+            # 20:00 is after closing; Monday's opening is 08:00 on the new clock, not 07:00 or 09:00
+            "reminder nick+maria Mon 08:00",
+            "reminder nick+maria Tue 08:00",
+            "escalation maria Tue 16:00",  # two business days later, at the same wall-clock time
+            "reminder nick+maria Wed 08:00",
+        ]
+    else:  # Lena in Los Angeles, her manager Maria in New York: each in their own hours
+        assert sent(team.runtime, zone) == [
+            "alert lena Fri 16:00", "reminder lena Fri 16:05", "reminder lena Fri 16:15",
+            "reminder lena Fri 17:00",  # 20:00 in New York: Maria is not copied after hours
+            "reminder lena+maria Mon 08:00",  # on the new clock; 11:00 for Maria
+            "reminder lena+maria Tue 08:00",
+            # Due Tuesday 16:00 Pacific, 19:00 for Maria: it waits for her Wednesday 08:00
+            "escalation maria Wed 05:00",
+            "reminder lena+maria Wed 08:00",
+        ]
 
 
 def open_all_week(team: Team) -> None:

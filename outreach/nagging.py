@@ -1,0 +1,286 @@
+"""The worker's nagging step: one reminder e-mail per person, one escalation per manager, in their hours.
+
+A product that nags is only useful while people read its e-mails, so it nags like a
+good colleague. Each run:
+
+- everyone with a lead due gets **one** e-mail listing all their leads due now or
+  within ``Reminder Batch Window`` (those go a little early rather than in a second
+  e-mail minutes later), most urgent first; a lead due alone gets the single-lead
+  reminder. Each lead counts one reminder and its schedule moves on as usual;
+- the manager is copied when any lead in it has waited ``CC Manager After``, if the
+  manager is inside their own business hours (a copy is an e-mail to them too);
+- each manager gets **one** escalation listing every lead that has gone
+  ``Escalation Business Days`` without a conversation;
+- nothing but a new lead's alert reaches anyone outside their business hours. It is
+  decided when the e-mail would be sent, not only when it was scheduled: a lead due
+  while its owner is closed waits for the owner's next opening, so a worker back at
+  2 a.m. after a weekend sends nothing until 08:00; and :class:`NagGate` holds an
+  e-mail already queued until its reader opens.
+
+A new e-mail to someone replaces their unsent one of the same kind (its leads are
+listed again in the new one), so a backlog never arrives as a pile. The leads of each
+e-mail are recorded as :class:`~outreach.models.NagItem` rows in the transaction that
+queues it and moves their schedules on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach.business_hours import WorkCalendar
+from outreach.db import Database, insert_new
+from outreach.followup import escalation_at, next_reminder_at
+from outreach.lead_emails import escalation_email, lead_facts, reminder_email, urgency
+from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
+from outreach.outbox import SEND, Email, Verdict, enqueue_many, supersede_pending
+from outreach.team_settings import TeamSettings
+
+log = logging.getLogger(__name__)
+
+NAG_KINDS = ("reminder", "escalation")
+OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
+
+
+@dataclass(frozen=True)
+class NagCount:
+    emails: int = 0
+    leads: int = 0  # due leads handled: sent, or moved to their owner's next opening
+
+
+class _TeamMembers:
+    """Reps and their managers, each read once per run (a run nags the same few people)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.reps: dict[int, Rep] = {}
+        self.managers: dict[str, Rep | None] = {}
+
+    def rep(self, rep_id: int) -> Rep:
+        if rep_id not in self.reps:
+            rep = self.session.get(Rep, rep_id)
+            assert rep is not None
+            self.reps[rep_id] = rep
+        return self.reps[rep_id]
+
+    def manager_of(self, rep: Rep) -> Rep | None:
+        if rep.email not in self.managers:
+            self.managers[rep.email] = (self.session.scalar(
+                select(Rep).where(Rep.email == rep.manager_email, Rep.active.is_(True)))
+                if rep.manager_email else None)
+        return self.managers[rep.email]
+
+
+def _zone(rep: Rep) -> ZoneInfo:
+    return ZoneInfo(rep.time_zone)
+
+
+# -- reminders ---------------------------------------------------------------------------------
+
+def due_owners(session: Session, now: datetime, limit: int = OWNERS_PER_BATCH) -> list[int]:
+    """People with a reminder due, the longest-due first."""
+    return list(session.scalars(
+        select(Lead.owner_id).where(Lead.next_reminder_at <= now, Lead.status.in_(OPEN_STATUSES))
+        .group_by(Lead.owner_id).order_by(func.min(Lead.next_reminder_at), Lead.owner_id).limit(limit)))
+
+
+def send_due_reminders(session: Session, now: datetime, team: TeamSettings) -> int:
+    """Queue one reminder e-mail for everyone with a lead due (one transaction). Returns e-mails."""
+    return remind(session, due_owners(session, now, limit=1_000_000), now, team).emails
+
+
+def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: TeamSettings) -> NagCount:
+    """One reminder e-mail for each of these people whose leads are due and who is at work now."""
+    calendar = WorkCalendar(team)
+    members = _TeamMembers(session)
+    emails: list[Email] = []
+    lines: list[dict[str, object]] = []
+    handled = 0
+    # Nothing read below depends on the leads being changed: one flush at the end, not one a lead.
+    with session.no_autoflush:
+        for owner_id, leads in _due_soon(session, owner_ids, now + team.reminder_batch_window).items():
+            due = [lead for lead in leads if lead.next_reminder_at <= now]
+            if not due:
+                continue  # only due within the window: they go with the next one that is due
+            handled += len(due)
+            owner = members.rep(owner_id)
+            if not calendar.is_open(now, _zone(owner)):
+                opening = calendar.next_opening(now, _zone(owner))
+                for lead in due:  # waits for the owner's morning, where it meets the rest
+                    lead.next_reminder_at = opening
+                continue
+            email, items = _owner_reminder(session, owner, leads, now, team, calendar, members)
+            emails.append(email)
+            lines.extend(items)
+    enqueue_many(session, emails, now)
+    record_items(session, lines)
+    return NagCount(len(emails), handled)
+
+
+def _due_soon(session: Session, owner_ids: Sequence[int], until: datetime) -> dict[int, list[Lead]]:
+    query = (select(Lead).where(Lead.owner_id.in_(list(owner_ids)), Lead.status.in_(OPEN_STATUSES),
+                                Lead.next_reminder_at <= until)
+             .order_by(Lead.owner_id, Lead.next_reminder_at, Lead.id))
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    grouped: dict[int, list[Lead]] = {}
+    for lead in session.scalars(query):
+        grouped.setdefault(lead.owner_id, []).append(lead)
+    return grouped
+
+
+def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
+                    calendar: WorkCalendar, members: _TeamMembers) -> tuple[Email, list[dict[str, object]]]:
+    waiting = _open_leads_of(session, supersede_pending(
+        session, "reminder", owner.id, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC"),
+        skip={lead.id for lead in leads})
+    for lead in leads:
+        lead.reminders_sent += 1
+        # After its own due time: a lead folded in early keeps the rest of its schedule.
+        lead.next_reminder_at = next_reminder_at(lead.created_at, max(now, lead.next_reminder_at),
+                                                 team, _zone(owner), calendar)
+    listed = sorted([*leads, *waiting], key=urgency)  # the e-mail's order, kept in its nag items
+    late = {lead.id for lead in listed if now - lead.created_at >= team.cc_manager_after}
+    manager = members.manager_of(owner) if late else None
+    if manager is not None and not calendar.is_open(now, _zone(manager)):
+        manager = None  # not at work: the escalation, in their own hours, tells them what drags
+    copied = late if manager is not None else set()
+    key = _key("reminder", owner, listed)
+    email = reminder_email(owner, listed, copied, manager, lead_facts(session, listed), team, now, key)
+    return email, [_line(key, lead, "reminder", now, lead.reminders_sent, lead.id in copied)
+                   for lead in listed]
+
+
+def _key(kind: str, reader: Rep, leads: Sequence[Lead]) -> str:
+    """The outbox key: a lead's own for a single-lead e-mail, else the reader's and the leads'."""
+    if len(leads) == 1:
+        lead = leads[0]
+        return f"reminder:{lead.id}:{lead.reminders_sent}" if kind == "reminder" else f"escalation:{lead.id}"
+    what = ",".join(f"{lead.id}.{lead.reminders_sent}" for lead in sorted(leads, key=lambda x: x.id))
+    return f"{kind}s:{reader.id}:{hashlib.sha256(what.encode()).hexdigest()[:20]}"
+
+
+def _line(key: str, lead: Lead, kind: str, now: datetime, number: int | None = None,
+          copied: bool = False) -> dict[str, object]:
+    return {"outbox_key": key, "lead_id": lead.id, "kind": kind, "number": number,
+            "manager_copied": copied, "created_at": now}
+
+
+def record_items(session: Session, lines: list[dict[str, object]]) -> None:
+    """Which leads each queued e-mail speaks of (after the e-mails: the key is a foreign key)."""
+    if lines:
+        session.execute(insert_new(session, NagItem.__table__, ["outbox_key", "lead_id"]), lines)
+
+
+def _open_leads_of(session: Session, keys: Iterable[str], skip: set[int]) -> list[Lead]:
+    """The still-open leads of replaced e-mails, so the new one lists them again."""
+    keys = list(keys)
+    if not keys:
+        return []
+    leads = session.scalars(select(Lead).join(NagItem, NagItem.lead_id == Lead.id)
+                            .where(NagItem.outbox_key.in_(keys), Lead.status.in_(OPEN_STATUSES))
+                            .distinct())
+    return [lead for lead in leads if lead.id not in skip]
+
+
+# -- escalations -------------------------------------------------------------------------------
+
+def send_due_escalations(session: Session, now: datetime, team: TeamSettings) -> int:
+    """Ask each manager, once, to reassign every lead that has waited too long. Returns e-mails.
+
+    Like reminders, escalations due within the batch window go with one that is due now.
+    """
+    calendar = WorkCalendar(team)
+    members = _TeamMembers(session)
+    emails: list[Email] = []
+    lines: list[dict[str, object]] = []
+    for manager, (leads, any_due) in _escalations_by_manager(session, now, team, calendar, members).items():
+        if not any_due or not calendar.is_open(now, _zone(manager)):
+            continue  # not marked: the leads wait for one that is due, in the manager's hours
+        leads += _open_leads_of(session, supersede_pending(
+            session, "escalation", manager.id, f"replaced by the escalation of {now:%Y-%m-%d %H:%M} UTC"),
+            skip={lead.id for lead in leads})
+        leads.sort(key=urgency)
+        for lead in leads:
+            lead.escalated_at = lead.escalated_at or now
+        key = _key("escalation", manager, leads)
+        owners = {lead.owner_id: members.rep(lead.owner_id) for lead in leads}
+        emails.append(escalation_email(manager, leads, owners, lead_facts(session, leads), team, now, key))
+        lines.extend(_line(key, lead, "escalation", now) for lead in leads)
+    enqueue_many(session, emails, now)
+    record_items(session, lines)
+    return len(emails)
+
+
+def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings, calendar: WorkCalendar,
+                            members: _TeamMembers) -> dict[Rep, tuple[list[Lead], bool]]:
+    """The leads whose escalation time is past (or within the window), by the manager to ask,
+    and whether any of a manager's is due already."""
+    until = now + team.reminder_batch_window
+    # N business days are at least N calendar days: a cheap bound for the query.
+    horizon = until - timedelta(days=team.escalation_business_days)
+    query = (select(Lead).where(Lead.status.in_(OPEN_STATUSES), Lead.escalated_at.is_(None),
+                                Lead.created_at <= horizon).order_by(Lead.created_at, Lead.id))
+    by_manager: dict[Rep, tuple[list[Lead], bool]] = {}
+    for lead in session.scalars(query):
+        owner = members.rep(lead.owner_id)
+        due_at = escalation_at(lead.created_at, team, _zone(owner), calendar)
+        if due_at > until:
+            continue
+        manager = members.manager_of(owner)
+        if manager is None:
+            if due_at <= now:
+                lead.escalated_at = now
+                log.warning("lead %s needs escalating but %s has no manager on the Reps tab",
+                            lead.id, owner.email)
+            continue
+        leads, any_due = by_manager.get(manager, ([], False))
+        by_manager[manager] = ([*leads, lead], any_due or due_at <= now)
+    return by_manager
+
+
+# -- the outbox's question, just before sending ------------------------------------------------
+
+class NagGate:
+    """Asked by the outbox before each send: may this reminder or escalation go now?
+
+    - cancelled when every lead it speaks of was reached (or closed) while it waited;
+    - held until its reader's next opening when it would arrive outside their hours;
+    - cancelled as replaced when each of its leads has a newer reminder due by now: the
+      nagging step is about to send one e-mail with all of them.
+
+    Everything else (alerts, call lists) goes at once.
+    """
+
+    def __init__(self, db: Database, team: TeamSettings) -> None:
+        self.db = db
+        self.calendar = WorkCalendar(team)
+
+    def __call__(self, message: OutboxMessage, now: datetime) -> Verdict:
+        if message.kind not in NAG_KINDS:
+            return SEND
+        with self.db.session() as session:
+            leads = session.execute(select(Lead.status, Lead.next_reminder_at)
+                                    .join(NagItem, NagItem.lead_id == Lead.id)
+                                    .where(NagItem.outbox_key == message.key)).all()
+            reader = session.get(Rep, message.rep_id) if message.rep_id is not None else None
+        waiting = [lead for lead in leads if lead.status in OPEN_STATUSES]
+        if leads and not waiting:
+            return Verdict(cancel=True, reason="every lead in it was reached before it was sent")
+        if reader is not None:
+            opening = self.calendar.next_opening(now, _zone(reader))
+            if opening > now:
+                local = opening.astimezone(_zone(reader))
+                return Verdict(hold_until=opening, reason=f"waiting for {reader.name}'s business hours "
+                                                          f"({local:%a %d %b %H:%M} {reader.time_zone})")
+        if message.kind == "reminder" and waiting and all(
+                lead.next_reminder_at is not None and lead.next_reminder_at <= now for lead in waiting):
+            return Verdict(cancel=True, reason="replaced: a newer reminder for its leads is due now")
+        return SEND

@@ -1,0 +1,276 @@
+"""Nagging like a good colleague: nothing at night, one e-mail per person at a time.
+
+The team of ``tests/followup_world.py``: Maria manages from New York, Nick works in
+New York, Lena in Los Angeles. Times in the expected lists are New York's wall clock
+unless a test says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from outreach import clock
+from outreach.models import Lead, NagItem, OutboxMessage, Rep, TeamSetting
+from outreach.runtime import Runtime
+from outreach.worker import deliver_mail, nag
+from tests.factories import add_lead
+from tests.followup_world import (
+    LOS_ANGELES,
+    MON,
+    THU,
+    TUE,
+    WED,
+    Team,
+    follow_up,
+    inbox,
+    last_email,
+    local,
+    new_lead,
+    run_worker,
+    team,
+)
+
+__all__ = ["team"]  # the fixture, imported for pytest to find
+
+
+def settle(runtime: Runtime, at: datetime) -> None:
+    """One worker tick at ``at``: queue what is due, then send it."""
+    with time_machine.travel(at, tick=False):
+        nag(runtime, clock.now())
+        deliver_mail(runtime, clock.now())
+
+
+def set_team(runtime: Runtime, **values: str) -> None:
+    with runtime.db.session() as session, session.begin():
+        session.add_all(TeamSetting(key=key.replace("_", " "), value=value) for key, value in values.items())
+
+
+# -- a worker that was down ----------------------------------------------------------------------
+
+# (Wednesday, the Monday the worker is back at 02:00, the day business opens again)
+WEEKENDS = {
+    "ordinary": (date(2026, 11, 18), date(2026, 11, 23), date(2026, 11, 23)),
+    "fall-back": (date(2026, 10, 28), date(2026, 11, 2), date(2026, 11, 2)),  # clocks back on Sunday
+    "spring-forward": (date(2027, 3, 10), date(2027, 3, 15), date(2027, 3, 15)),
+    "holiday-monday": (date(2027, 1, 13), date(2027, 1, 18), date(2027, 1, 19)),  # Martin Luther King Day
+}
+
+
+@pytest.mark.parametrize("week", list(WEEKENDS))
+def test_a_worker_down_all_weekend_sends_nothing_at_night_then_one_email_each(team: Team, week: str) -> None:
+    wednesday, back, opening_day = WEEKENDS[week]
+    friday = wednesday + timedelta(days=2)
+    arrivals = [  # two leads each for Nick (New York) and Lena (Los Angeles)
+        (team.nick, "Avery", local(wednesday, 17, 30)),
+        (team.lena, "Blake", local(wednesday, 14, 45, LOS_ANGELES)),
+        (team.nick, "Drew", local(friday, 16, 30)),
+        (team.lena, "Emery", local(friday, 13, 50, LOS_ANGELES)),
+    ]
+    now = local(wednesday, 17, 0)
+    for owner, name, at in arrivals:
+        run_worker(team.runtime, now, at)
+        new_lead(team.runtime, owner, name, at)
+        now = at
+    run_worker(team.runtime, now, local(friday, 17, 0))
+    # Down from Friday 17:00 (a deploy, a laptop asleep) until 02:00 on Monday.
+    back_at = local(back, 2, 0)
+    run_worker(team.runtime, back_at, local(opening_day, 12, 0))
+
+    day = f"{opening_day:%a}"
+    assert inbox(team.runtime, since=back_at) == [
+        # Nothing before 08:00. Then each person's leads in one e-mail, the oldest first ...
+        f"reminder nick+maria {day} 08:00: Avery, Drew",
+        # ... and one request to reassign: Avery's and Blake's two business days ran out on Friday
+        # evening, while nobody was watching; they wait for Maria's opening, not Nick's or Lena's.
+        f"escalation maria {day} 08:00: Avery, Blake",
+        f"reminder lena+maria {day} 11:00: Blake, Emery",  # 08:00 in Los Angeles
+    ]
+    with team.runtime.db.session() as session:
+        to = Counter(session.scalars(select(OutboxMessage.to_email).where(
+            OutboxMessage.sent_at >= back_at, OutboxMessage.status == "sent")))
+    assert to == {"nick@example.com": 1, "lena@example.com": 1, "maria@example.com": 1}
+
+
+def test_a_fresh_install_at_two_in_the_morning_waits_for_the_opening(team: Team) -> None:
+    """Days-old leads whose reminders never went (a demo history, a restored backup): nothing at night."""
+    with team.runtime.db.session() as session, session.begin():
+        for n, owner in enumerate([team.nick] * 4 + [team.lena] * 3):
+            add_lead(session, session.get(Rep, owner.id), f"Stale{n} Lead",
+                     created_at=local(MON, 10, n), next_reminder_at=local(MON, 10, n + 5))
+    night = local(THU, 2, 16)
+    run_worker(team.runtime, night, local(THU, 7, 59))
+    assert inbox(team.runtime) == []
+    run_worker(team.runtime, local(THU, 7, 59), local(THU, 12, 0))
+    assert inbox(team.runtime) == [
+        "reminder nick+maria Thu 08:00: Stale0, Stale1, Stale2, Stale3",
+        "escalation maria Thu 08:00: Stale0, Stale1, Stale2, Stale3, Stale4, Stale5, Stale6",
+        "reminder lena+maria Thu 11:00: Stale4, Stale5, Stale6"]
+
+
+def test_escalations_due_minutes_apart_go_together(team: Team) -> None:
+    with team.runtime.db.session() as session, session.begin():
+        for n in range(4):  # due Wednesday 10:00, 10:01, 10:02, 10:03
+            add_lead(session, session.get(Rep, team.nick.id), f"Lead{n} Waiting",
+                     created_at=local(MON, 10, n))
+    run_worker(team.runtime, local(WED, 9, 59), local(WED, 10, 10))
+    assert [line for line in inbox(team.runtime) if line.startswith("escalation")] == [
+        "escalation maria Wed 10:00: Lead0, Lead1, Lead2, Lead3"]
+
+
+# -- one e-mail for everything that is due ---------------------------------------------------
+
+def test_leads_due_together_make_one_email_most_urgent_first(team: Team) -> None:
+    leona = new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))
+    with team.runtime.db.session() as session, session.begin():
+        worry = add_lead(session, session.get(Rep, team.nick.id), "Carla Diaz", kind="concern",
+                         created_at=local(MON, 9, 1), next_reminder_at=local(MON, 9, 6),
+                         phone="+16175550199", need="the invoice was wrong twice").id
+    dana = new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 2))
+    follow_up(team.runtime, team.nick, leona, "voicemail", local(MON, 9, 3))
+    settle(team.runtime, local(MON, 9, 5))
+    # Leona is due at 09:05; the concern (09:06) and Dana (09:07) fall inside the 5-minute window.
+    assert inbox(team.runtime)[-1] == "reminder nick Mon 09:05: Carla, Leona, Dana"
+    email = last_email(team.runtime, "reminder")
+    assert email.subject == "3 leads waiting — Leona Leadwell for 5 minutes"
+    text = email.text
+    assert text.index("Carla Diaz") < text.index("Leona Leadwell") < text.index("Dana Whitfield")
+    assert "Customer concern" in text and "the invoice was wrong twice" in text
+    assert "1 attempt (last: left a voicemail 2 minutes ago)" in text
+    for lead_id, phone in ((leona, "+16175550142"), (worry, "+16175550199"), (dana, "+16175550142")):
+        assert f"?lead={lead_id}" in email.html and f'href="tel:{phone}"' in email.html
+    with team.runtime.db.session() as session:
+        counts = {lead.first_name: (lead.reminders_sent, lead.next_reminder_at)
+                  for lead in session.scalars(select(Lead))}
+    # Each counts one reminder and keeps its own schedule: 15 minutes after it arrived, next.
+    assert counts == {"Leona": (1, local(MON, 9, 15)), "Carla": (1, local(MON, 9, 16)),
+                      "Dana": (1, local(MON, 9, 17))}
+    settle(team.runtime, local(MON, 9, 15))
+    assert inbox(team.runtime)[-1] == "reminder nick Mon 09:15: Carla, Leona, Dana"
+
+
+def test_a_lead_due_alone_keeps_its_own_reminder(team: Team) -> None:
+    new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))  # due 09:05, then 09:15
+    new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 30))  # due 09:35; Leona 10:00
+    for minute in (5, 15, 35):
+        settle(team.runtime, local(MON, 9, minute))
+    assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
+        "reminder nick Mon 09:05: Leona", "reminder nick Mon 09:15: Leona", "reminder nick Mon 09:35: Dana"]
+    assert last_email(team.runtime, "reminder").subject == \
+        "Reminder: Dana Whitfield is still waiting (5 minutes)"
+
+
+def test_the_batch_window_is_a_setting(team: Team) -> None:
+    set_team(team.runtime, Reminder_Batch_Window="0m")
+    new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))
+    new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 2))
+    run_worker(team.runtime, local(MON, 9, 2), local(MON, 9, 8))
+    assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
+        "reminder nick Mon 09:05: Leona", "reminder nick Mon 09:07: Dana"]
+
+
+def test_the_manager_is_copied_when_any_lead_is_late_and_told_which(team: Team) -> None:
+    new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 8, 0))
+    run_worker(team.runtime, local(MON, 8, 0), local(MON, 8, 58))
+    new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 8, 58))
+    settle(team.runtime, local(MON, 9, 0))  # Leona's 60-minute reminder; Dana's first is 3 minutes off
+    assert inbox(team.runtime)[-1] == "reminder nick+maria Mon 09:00: Leona, Dana"
+    email = last_email(team.runtime, "reminder")
+    assert "Your manager is copied because Leona Leadwell has waited too long." in email.text
+    assert email.text.count("manager copied") == 1
+    with team.runtime.db.session() as session:
+        copied = dict(session.execute(select(Lead.first_name, NagItem.manager_copied)
+                                      .join(NagItem, NagItem.lead_id == Lead.id)
+                                      .where(NagItem.outbox_key == email.key)).all())
+    assert copied == {"Leona": True, "Dana": False}
+
+
+def test_a_manager_outside_their_hours_is_not_copied(team: Team) -> None:
+    new_lead(team.runtime, team.lena, "Late West", local(MON, 14, 0, LOS_ANGELES))
+    run_worker(team.runtime, local(MON, 14, 0, LOS_ANGELES), local(MON, 15, 30, LOS_ANGELES))
+    # Lena's 60-minute reminder is at 15:00 in Los Angeles: 18:00 for Maria in New York.
+    assert inbox(team.runtime, LOS_ANGELES)[-1] == "reminder lena Mon 15:00: Late"
+    assert "manager" not in last_email(team.runtime, "reminder").text
+
+
+# -- what is already in the outbox waits too ------------------------------------------------
+
+@pytest.mark.parametrize("first", ["nag", "mail"])
+def test_a_reminder_queued_before_closing_waits_and_is_not_doubled(team: Team, first: str) -> None:
+    lead = new_lead(team.runtime, team.nick, "Late Monday", local(MON, 17, 50))
+    settle(team.runtime, local(MON, 17, 50))  # the alert
+    with time_machine.travel(local(MON, 17, 55), tick=False):
+        assert nag(team.runtime, clock.now()) == 1  # queued; SendGrid does not answer until after 18:00
+    with time_machine.travel(local(MON, 18, 1), tick=False):
+        deliver_mail(team.runtime, clock.now())
+    held = last_email(team.runtime, "reminder")
+    assert (held.status, held.next_attempt_at) == ("pending", local(TUE, 8, 0))
+    assert held.last_error == "waiting for Nick Nowak's business hours (Tue 17 Nov 08:00 America/New_York)"
+    # Tuesday 08:00: the held reminder and the lead's morning one are the same news, sent once,
+    # whichever of the two jobs runs first.
+    with time_machine.travel(local(TUE, 8, 0), tick=False):
+        steps = [nag, deliver_mail] if first == "nag" else [deliver_mail, nag, deliver_mail]
+        for step in steps:
+            step(team.runtime, clock.now())
+    assert inbox(team.runtime) == ["alert nick Mon 17:50: ", "reminder nick+maria Tue 08:00: Late"]
+    with team.runtime.db.session() as session:
+        assert session.get(OutboxMessage, held.id).status == "cancelled"
+        assert session.get(Lead, lead).next_reminder_at == local(WED, 8, 0)
+
+
+def test_a_combined_reminder_goes_while_any_of_its_leads_waits(team: Team) -> None:
+    leona = new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))
+    dana = new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 1))
+    settle(team.runtime, local(MON, 9, 1))
+    with time_machine.travel(local(MON, 9, 5), tick=False):
+        nag(team.runtime, clock.now())
+    follow_up(team.runtime, team.nick, leona, "connected", local(MON, 9, 5))
+    settle(team.runtime, local(MON, 9, 5))
+    assert last_email(team.runtime, "reminder").status == "sent"  # Dana still waits
+    with time_machine.travel(local(MON, 9, 16), tick=False):
+        nag(team.runtime, clock.now())
+    follow_up(team.runtime, team.nick, dana, "connected", local(MON, 9, 16))
+    settle(team.runtime, local(MON, 9, 16))
+    cancelled = last_email(team.runtime, "reminder")
+    assert (cancelled.status, cancelled.last_error) == (
+        "cancelled", "every lead in it was reached before it was sent")
+
+
+# -- escalations -------------------------------------------------------------------------------
+
+def test_one_escalation_lists_every_lead_that_needs_a_new_owner(team: Team) -> None:
+    set_team(team.runtime, Average_Deal_Value="500")
+    with team.runtime.db.session() as session, session.begin():
+        for owner, name, at in ((team.nick, "Leona Leadwell", local(MON, 9, 0)),
+                                (team.lena, "Pat Pacific", local(MON, 9, 30)),
+                                (team.nick, "Dana Whitfield", local(MON, 10, 0))):
+            add_lead(session, session.get(Rep, owner.id), name, created_at=at, attempts=2)
+    settle(team.runtime, local(WED, 11, 30))  # all three are past their two business days
+    escalations = [line for line in inbox(team.runtime) if line.startswith("escalation")]
+    assert escalations == ["escalation maria Wed 11:30: Leona, Pat, Dana"]
+    email = last_email(team.runtime, "escalation")
+    assert email.subject == "Please reassign 3 leads — Leona Leadwell has waited 2 days"
+    assert "Value at risk: 1,500 (3 × the average deal value of 500)" in email.text
+    assert "Pat Pacific · Referral · waiting 2 days · Lena Lopez" in email.text
+    assert "Leona Leadwell · Referral · waiting 2 days · Nick Nowak" in email.text
+    assert "2 attempts" in email.text
+    with team.runtime.db.session() as session:
+        ids = list(session.scalars(select(Lead.id).order_by(Lead.id)))
+        assert all(lead.escalated_at == local(WED, 11, 30) for lead in session.scalars(select(Lead)))
+    for lead_id in ids:  # each opens the Team page at its reassign control
+        assert f'href="http://localhost:8501/team?lead={lead_id}"' in email.html
+    settle(team.runtime, local(WED, 11, 45))
+    assert len([line for line in inbox(team.runtime) if line.startswith("escalation")]) == 1
+
+
+def test_an_escalation_waits_for_the_managers_own_hours(team: Team) -> None:
+    with team.runtime.db.session() as session, session.begin():
+        add_lead(session, session.get(Rep, team.lena.id), "Pat Pacific",
+                 created_at=local(MON, 15, 30, LOS_ANGELES))  # due Wednesday 15:30 Pacific
+    run_worker(team.runtime, local(WED, 15, 0, LOS_ANGELES), local(date(2026, 11, 19), 9, 0))
+    escalations = [line for line in inbox(team.runtime) if line.startswith("escalation")]
+    assert escalations == ["escalation maria Thu 08:00: Pat"]  # 18:30 in New York: Thursday morning
