@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from outreach import clock
+from outreach.models import OutboxMessage
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
 from outreach.sync import run_sync, sync_status
@@ -135,3 +136,20 @@ def test_outbox_shows_the_e_mails_the_product_would_send(demo_app: Runtime) -> N
     at = open_app("outbox.py", as_email=rep)
     assert at.title[0].value == "Your e-mails"
     assert set(at.dataframe[0].value["to"]) == {rep}
+
+
+def test_the_outbox_shows_a_subject_as_typed_and_why_a_reminder_waits(demo_app: Runtime) -> None:
+    from outreach.outbox import Email, enqueue
+
+    with demo_app.db.session() as session, session.begin():
+        enqueue(session, Email(key="reminder:test:1", kind="reminder", to_email="jordan.rivera@example.com",
+                               subject="Reminder: *Bob* [x](http://evil.example) is still waiting",
+                               text="t", html="<p>h</p>"), clock.now())
+        session.execute(OutboxMessage.__table__.update().values(
+            last_error="waiting for Jordan Rivera's business hours (Tue 24 Nov 08:00 America/New_York)"))
+    at = open_app("outbox.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    (shown,) = [m.value for m in at.markdown if "Bob" in m.value]
+    assert shown.startswith(r"**Reminder: \*Bob\* \[x\]\(http://evil\.example\) is still waiting**")
+    assert any("business hours" in c.value for c in at.caption)
+    assert at.dataframe[0].value["note"].iloc[0].startswith("waiting for Jordan Rivera")

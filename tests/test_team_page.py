@@ -57,3 +57,36 @@ def test_a_manager_reassigns_an_overdue_lead_and_the_new_owner_is_alerted(demo_a
         alerts = session.scalars(select(OutboxMessage).where(
             OutboxMessage.lead_id == lead_id, OutboxMessage.kind == "alert")).all()
         assert {a.rep_id for a in alerts} == {old_owner, new_owner}
+
+
+def test_the_escalation_link_opens_the_reassign_control_for_that_lead(demo_app: Runtime) -> None:
+    with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
+        with demo_app.db.session() as session:
+            lead = session.scalars(select(Lead).where(Lead.status == "new").order_by(Lead.id.desc())).first()
+            other = session.scalar(select(Rep.id).where(Rep.role == "rep", Rep.id != lead.owner_id)
+                                   .order_by(Rep.id).limit(1))
+        at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+        at.query_params["lead"] = str(lead.id)
+        at.run()
+        at.selectbox(key="demo_rep").set_value(MANAGER).run()
+        at.switch_page("outreach/ui/pages/team.py").run()
+        assert not at.exception, at.exception
+        assert at.subheader[0].value == "The lead from your e-mail"
+        assert at.selectbox(key="linked_lead").value == lead.id
+        (only,) = at.selectbox(key="linked_lead").options  # just this one lead
+        assert only.startswith(f"{lead.full_name} (")
+        at.selectbox(key="linked_owner").set_value(other)
+        at.button(key="linked_reassign").click().run()
+        assert not at.exception, at.exception
+    with demo_app.db.session() as session:
+        assert session.get(Lead, lead.id).owner_id == other
+
+
+def test_a_stale_escalation_link_says_the_lead_no_longer_waits(demo_app: Runtime) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = "999999"
+    at.run()
+    at.selectbox(key="demo_rep").set_value(MANAGER).run()
+    at.switch_page("outreach/ui/pages/team.py").run()
+    assert any(i.value.startswith("Lead 999999 is no longer waiting") for i in at.info)
+    assert not [s for s in at.subheader if s.value == "The lead from your e-mail"]

@@ -14,6 +14,7 @@ import streamlit as st
 from outreach.outbox import recent_messages
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
+from outreach.ui.text import md_escape
 
 KINDS = ["call-list", "alert", "reminder", "escalation"]
 STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
@@ -41,11 +42,12 @@ def render() -> None:
         return
     failed = [m for m in messages if m.status == "failed"]
     if failed:
-        st.error(f"{len(failed)} e-mail(s) could not be delivered. The latest: {failed[0].last_error}")
+        st.error(f"{len(failed)} e-mail(s) could not be delivered. The latest: "
+                 f"{md_escape(failed[0].last_error or '')}")
     table = pd.DataFrame([{
         "id": m.id, "created": m.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "kind": m.kind, "to": m.to_email, "subject": m.subject, "status": m.status,
-        "attempts": m.attempts, "problem": m.last_error or "",
+        "attempts": m.attempts, "note": m.last_error or "",  # why it failed, waits or was dropped
     } for m in messages])
     st.dataframe(table, hide_index=True, width="stretch")
     chosen = st.selectbox("Show e-mail", messages, key="outbox_message",
@@ -55,8 +57,11 @@ def render() -> None:
 
 
 def show(message) -> None:  # type: ignore[no-untyped-def]
-    st.markdown(f"**{message.subject}**  \nTo: {message.to_email}"
-                + (f"  \nCc: {', '.join(message.cc)}" if message.cc else ""))
+    # The subject holds names from the sheet and the rep page: shown as typed, never as Markdown.
+    st.markdown(f"**{md_escape(message.subject)}**  \nTo: {md_escape(message.to_email)}"
+                + (f"  \nCc: {md_escape(', '.join(message.cc))}" if message.cc else ""))
+    if message.status == "pending" and message.last_error:
+        st.caption(md_escape(message.last_error))  # e.g. waiting for the reader's business hours
     html_tab, text_tab = st.tabs(["HTML", "Plain text"])
     with html_tab:
         if message.html:

@@ -128,20 +128,37 @@ def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: Tea
     lead_actions(viewer, overdue, reps)
 
 
-def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep]) -> None:
+def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep],
+                 prefix: str = "overdue_") -> None:
     by_id = {o.lead_id: o for o in overdue}
     pick, owner, reassign, close = st.columns([3, 2, 1, 1.4], vertical_alignment="bottom")
-    lead_id = pick.selectbox("Lead", list(by_id), key="overdue_lead",
+    lead_id = pick.selectbox("Lead", list(by_id), key=f"{prefix}lead",
                              format_func=lambda i: f"{by_id[i].name} ({by_id[i].owner_name}, "
                                                    f"{duration(by_id[i].age_minutes * 60)})")
     if lead_id is None:
         return
     others = {r.id: r.name for r in reps if r.id != by_id[lead_id].owner_id}
-    owner.selectbox("New owner", list(others), format_func=others.get, key="overdue_owner")
-    reassign.button("Reassign", key="overdue_reassign", on_click=reassign_lead,
-                    args=(viewer, lead_id, "overdue_owner"), disabled=not others)
-    close.button("Close as duplicate", key="overdue_close", on_click=close_duplicate,
+    owner.selectbox("New owner", list(others), format_func=others.get, key=f"{prefix}owner")
+    reassign.button("Reassign", key=f"{prefix}reassign", on_click=reassign_lead,
+                    args=(viewer, lead_id, f"{prefix}owner"), disabled=not others)
+    close.button("Close as duplicate", key=f"{prefix}close", on_click=close_duplicate,
                  args=(viewer, lead_id))
+
+
+def linked_lead(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep]) -> None:
+    """``?lead=ID``, where every escalation e-mail links: that lead's reassign control, first."""
+    raw = st.query_params.get("lead")
+    if not raw:
+        return
+    lead_id = int(raw) if raw.isdigit() else None
+    linked = [o for o in overdue if o.lead_id == lead_id]
+    if not linked:
+        # Only the number is shown: the address is typed text and never rendered as Markdown.
+        st.info(f"Lead {lead_id} is no longer waiting: it was reached, reassigned or closed since "
+                "the e-mail." if lead_id is not None else "That link does not name a lead.")
+        return
+    st.subheader("The lead from your e-mail")
+    lead_actions(viewer, linked, reps, prefix="linked_")
 
 
 def render() -> None:
@@ -155,10 +172,13 @@ def render() -> None:
         health = read_health(session)
     st.title("Team")
     flash()
+    from_email = st.container()  # filled once the report says which leads are overdue
     health_summary(health, now)
     filters = choose_filters(reps, now.astimezone(team.zone).date())
     with st.spinner("Counting calls and leads…"), runtime.db.session() as session:
         report = report_for(session, viewer, filters, now, team)
+    with from_email:
+        linked_lead(viewer, report.overdue, reps)
     headline(report)
     rep_table(report)
     team_charts(report)
