@@ -1,7 +1,9 @@
 """The demo workbook is reproducible, realistic, and deliberately a little messy."""
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 from sqlalchemy import func, select
@@ -10,7 +12,7 @@ from outreach.db import Database
 from outreach.demo_data import build_workbook, committed_demo_workbook
 from outreach.demo_history import play_history
 from outreach.metrics import Filters, team_report
-from outreach.models import Call, LeadEvent, OutboxMessage
+from outreach.models import Call, LeadEvent, OutboxMessage, Rep
 from outreach.runtime import Runtime, team_settings
 from outreach.sheet_source import WorkbookSource
 from outreach.sync import read_snapshot, run_sync
@@ -103,3 +105,37 @@ def test_the_history_leaves_todays_real_alerts_to_be_sent(runtime: Runtime) -> N
     with runtime.db.session() as session:
         pending = session.scalars(select(OutboxMessage.key).where(OutboxMessage.status == "pending")).all()
     assert len(pending) == 2 and all(key.startswith("alert:") for key in pending)
+
+
+def test_a_first_run_at_two_in_the_morning_sends_only_alerts_until_the_opening(
+        sqlite_runtime: Runtime) -> None:
+    """`make run` at 02:16 in New York on the demo: its history left leads never followed up."""
+    import time_machine
+
+    from outreach import clock
+    from outreach.worker import Worker
+
+    night = datetime(2026, 11, 24, 7, 16, tzinfo=UTC)  # Tuesday 02:16 in New York
+    runtime = sqlite_runtime
+    assert run_sync(runtime.db, runtime.source(), night).ok
+    with runtime.db.session() as session, session.begin():
+        assert play_history(session, night, team_settings(session))
+    worker = Worker(runtime, holder="first-run")
+    with time_machine.travel(night, tick=False) as traveller:
+        while clock.now() < datetime(2026, 11, 24, 16, 30, tzinfo=UTC):  # 08:30 in Los Angeles
+            worker.run_once()
+            traveller.shift(timedelta(minutes=15))
+    with runtime.db.session() as session:
+        zones = {email: ZoneInfo(zone) for email, zone in session.execute(select(Rep.email, Rep.time_zone))}
+        rows = session.execute(select(OutboxMessage.kind, OutboxMessage.to_email, OutboxMessage.sent_at)
+                               .where(OutboxMessage.created_at >= night, OutboxMessage.status == "sent")
+                               .order_by(OutboxMessage.sent_at)).all()
+    before_seven = {kind for kind, to, at in rows if at.astimezone(zones[to]).hour < 7}
+    assert before_seven == {"alert"}  # the demo's two inbound leads, at once; nothing else at night
+    nags = [(to.split("@")[0], at.astimezone(zones[to])) for kind, to, at in rows
+            if kind in ("reminder", "escalation")]
+    assert all(local.hour >= 8 for _, local in nags)
+    # Each person's opening brings one e-mail with everything, never a pile.
+    assert Counter(who for who, local in nags if local.hour == 8) == {
+        "jordan.rivera": 1, "priya.patel": 1, "sam.okafor": 1, "alex.kim": 1, "maya.chen": 1}
+    assert len(set(nags)) == len(nags)  # and never two to one person in the same run
