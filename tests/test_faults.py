@@ -8,6 +8,11 @@ a killed worker had handed to SendGrid and not yet recorded (the 202-to-commit w
 A killed worker's claims lapse after the outbox's claim time (a minute); rather than wait, the test
 ages the claims of the process it has just killed and reaped, which is what the minute would do.
 
+The last test has the workers nag as well: a team whose leads fall due every few seconds, so
+each run combines a rep's leads into one e-mail while workers die mid-nag and mid-send. It
+counts per lead: every reminder decided must reach the rep (in its e-mail or a later one
+that lists the lead again), and a lead's reminder is doubled only by the 202-to-commit window.
+
 PostgreSQL only (the `postgres_url` fixture fails instead of skipping when CI=true).
 """
 
@@ -23,17 +28,19 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import func, select, update
 
 from outreach import clock
 from outreach.db import Database, migrate
-from outreach.models import OutboxMessage
+from outreach.models import Lead, Lease, NagItem, OutboxMessage, TeamSetting
 from outreach.outbox import Email, enqueue
 from outreach.settings import PROJECT_ROOT
+from tests.factories import add_lead, add_rep
 from tests.fakes.sendgrid_server import FakeSendGrid
 
 pytestmark = pytest.mark.slow
@@ -60,11 +67,15 @@ class WorkerProcess:
     log: Path
     process: subprocess.Popen[bytes] | None = None
     pids: list[int] = field(default_factory=list)
+    clock_shift: float | None = None  # seconds: run on the real clock moved by this (tests/at.py)
 
     def start(self) -> None:
+        command = [sys.executable, "-m", "outreach", "worker"]
+        if self.clock_shift is not None:
+            command = [sys.executable, "tests/at.py", f"{self.clock_shift:+.3f}", "outreach", "worker"]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "outreach", "worker"],
-                                            cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=log,
+                                            stderr=log)
         self.pids.append(self.process.pid)
 
     def kill(self) -> int:
@@ -239,3 +250,127 @@ def test_kills_and_a_failing_sendgrid_lose_nothing(
             f"{key} was sent twice with no crash in between")
     with db.session() as session:
         assert Counter(session.scalars(select(OutboxMessage.status))) == {"sent": produced}
+
+
+# -- workers that nag: combined reminders through kills ---------------------------------------
+
+# Business is open for the nagging workers: a Monday 10:00 in New York. They and this test run
+# on the real clock moved by one offset, so a worker restarted after a kill shares the time.
+MONDAY_10AM_NY = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+REPS, LEADS_EACH = 40, 5
+
+
+@pytest.fixture
+def monday_clock() -> Iterator[float]:
+    shift = (MONDAY_10AM_NY - datetime.now(UTC)).total_seconds()
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=shift), tick=True):
+        yield shift
+
+
+def busy_team(db: Database, now: datetime) -> None:
+    """Leads whose reminders fall due every six seconds for a minute, so workers nag all the time."""
+    with db.session() as session, session.begin():
+        session.add_all([
+            TeamSetting(key="Reminder Schedule", value=", ".join(f"{n / 10:g}m" for n in range(1, 11))),
+            TeamSetting(key="Reminder Batch Window", value="0.05m"),
+            TeamSetting(key="CC Manager After", value="0.5m")])
+        boss = add_rep(session, "boss@example.com", role="manager", name="Bo Boss")
+        for r in range(REPS):
+            rep = add_rep(session, f"rep{r}@example.com", manager=boss.email, name=f"Rep {r}")
+            for n in range(LEADS_EACH):
+                created = now - timedelta(seconds=(r + n) % 7)
+                add_lead(session, rep, f"Lead{r}x{n} Waiting", created_at=created,
+                         next_reminder_at=created + timedelta(seconds=6))
+
+
+def age_lease_of(db: Database, pid: int) -> None:
+    """What the lease's expiry would do for a dead scheduler, without the minute's wait."""
+    with db.session() as session, session.begin():
+        session.execute(update(Lease).where(Lease.holder.startswith(claim_prefix(pid)))
+                        .values(expires_at=clock.now() - timedelta(seconds=1)))
+
+
+def nagging_done(db: Database) -> bool:
+    """Every lead is past its quick reminders (next: tomorrow's opening) and nothing is unsent."""
+    with db.session() as session:
+        soon = session.scalar(select(func.count()).select_from(Lead).where(
+            Lead.next_reminder_at < clock.now() + timedelta(hours=1))) or 0
+        waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.status.in_(["pending", "sending"]))) or 0
+    return soon == 0 and waiting == 0
+
+
+@dataclass(frozen=True)
+class LeadTally:
+    reminders: int  # (lead, reminder number) pairs decided
+    emails: int  # reminder e-mails accepted by SendGrid
+    lost: int  # reminders that no accepted e-mail carried, then or later
+    duplicates: int  # extra acceptances of one lead's same reminder
+    doubled_at: dict[tuple[int, int], list[float]]
+
+
+def lead_tally(db: Database, fake: FakeSendGrid) -> LeadTally:
+    accepted: dict[str, list[float]] = defaultdict(list)
+    for body, at in zip(fake.messages, fake.accepted_at, strict=True):
+        if body["categories"] == ["reminder"]:
+            accepted[body["personalizations"][0]["custom_args"]["outreach_key"]].append(at)
+    with db.session() as session:
+        items = session.execute(select(NagItem.lead_id, NagItem.number, NagItem.outbox_key)
+                                .where(NagItem.kind == "reminder")).all()
+    decided: dict[int, set[int]] = defaultdict(set)
+    reached: dict[int, int] = defaultdict(int)  # the highest reminder number a rep received
+    times: dict[tuple[int, int], list[float]] = defaultdict(list)
+    for lead_id, number, key in items:
+        decided[lead_id].add(number)
+        if accepted.get(key):
+            reached[lead_id] = max(reached[lead_id], number)
+            times[(lead_id, number)] += accepted[key]
+    lost = sum(1 for lead_id, numbers in decided.items() for n in numbers if reached[lead_id] < n)
+    doubled = {pair: sorted(at) for pair, at in times.items() if len(at) > 1}
+    return LeadTally(sum(len(n) for n in decided.values()), sum(len(a) for a in accepted.values()), lost,
+                     sum(len(at) - 1 for at in doubled.values()), doubled)
+
+
+def test_combined_reminders_survive_kills_mid_nag_and_mid_send(
+        fault_db: tuple[str, Database], sendgrid: FakeSendGrid, workers: list[WorkerProcess],
+        monday_clock: float, record_property: pytest.RecordProperty) -> None:
+    _, db = fault_db
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    sendgrid.latency = 0.04
+    busy_team(db, clock.now())
+    for worker in workers:
+        worker.clock_shift = monday_clock
+        worker.start()
+    sendgrid.wait_for(REPS, timeout=30)  # the first run: one e-mail per rep
+    kills: list[float] = []
+    while len(kills) < 12:
+        time.sleep(rng.uniform(0.3, 2.0))
+        victim = pick_victim(db, workers, rng)
+        pid = victim.kill()
+        kills.append(time.monotonic())
+        age_claims_of(db, pid)
+        age_lease_of(db, pid)
+        victim.start()
+    deadline = time.monotonic() + 120
+    while not nagging_done(db) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    logs = "\n".join(w.log.read_text(errors="replace")[-2000:] for w in workers if w.log.exists())
+    assert nagging_done(db), f"the nagging never finished; worker logs:\n{logs}"
+    assert [w.terminate() for w in workers] == [0, 0]
+    result = lead_tally(db, sendgrid)
+    figures = {"seed": seed, "leads": REPS * LEADS_EACH, "reminders_decided": result.reminders,
+               "reminder_emails": result.emails, "kills": len(kills), "lost": result.lost,
+               "duplicates": result.duplicates, "leads_doubled": len({p[0] for p in result.doubled_at})}
+    print(f"\ncombined reminders through kills: {figures}")
+    for name, value in figures.items():
+        record_property(name, value)
+
+    assert result.lost == 0
+    assert sendgrid.contract_violations == []
+    assert result.emails < result.reminders / 2  # several leads per e-mail
+    # Each kill can double at most the e-mails that worker had in flight.
+    assert result.duplicates <= len(kills) * THREADS * LEADS_EACH
+    for pair, times in result.doubled_at.items():
+        assert any(times[0] < kill < times[-1] for kill in kills), (
+            f"lead {pair[0]}'s reminder {pair[1]} was sent twice with no crash in between")
