@@ -6,7 +6,8 @@ good colleague. Each run:
 - everyone with a lead due gets **one** e-mail listing all their leads due now or
   within ``Reminder Batch Window`` (those go a little early rather than in a second
   e-mail minutes later), most urgent first; a lead due alone gets the single-lead
-  reminder. Each lead counts one reminder and its schedule moves on as usual;
+  reminder. Each lead counts one reminder and its schedule moves on as usual, to its
+  next point at least a window later (no second reminder minutes after the first);
 - the manager is copied when any lead in it has waited ``CC Manager After``, if the
   manager is inside their own business hours (a copy is an e-mail to them too);
 - each manager gets **one** escalation listing every lead that has gone
@@ -143,9 +144,10 @@ def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: dateti
         skip={lead.id for lead in leads})
     for lead in leads:
         lead.reminders_sent += 1
-        # After its own due time: a lead folded in early keeps the rest of its schedule.
-        lead.next_reminder_at = next_reminder_at(lead.created_at, max(now, lead.next_reminder_at),
-                                                 team, _zone(owner), calendar)
+        # From its own due time (a lead folded in early keeps the rest of its schedule), and
+        # a window on: a reminder at the opening is not followed by the 15-minute one at 08:04.
+        after = max(now, lead.next_reminder_at) + team.reminder_batch_window
+        lead.next_reminder_at = next_reminder_at(lead.created_at, after, team, _zone(owner), calendar)
     listed = sorted([*leads, *waiting], key=urgency)  # the e-mail's order, kept in its nag items
     late = {lead.id for lead in listed if now - lead.created_at >= team.cc_manager_after}
     manager = members.manager_of(owner) if late else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 
@@ -24,12 +26,14 @@ def to_e164(raw: str, default_region: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=8192)  # the same leads' numbers are shown in every reminder and on every page
 def display(e164: str | None, home_region: str = "US") -> str:
     """National format for the team's own country, international for the rest."""
     if not e164:
         return ""
     number = phonenumbers.parse(e164)
-    if phonenumbers.region_code_for_number(number) == home_region:
+    # Asked of the home region only: finding a number's region tries all 25 regions of +1.
+    if phonenumbers.is_valid_number_for_region(number, home_region):
         return phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
 

@@ -164,6 +164,17 @@ def test_a_lead_due_alone_keeps_its_own_reminder(team: Team) -> None:
         "Reminder: Dana Whitfield is still waiting (5 minutes)"
 
 
+def test_the_reminder_at_the_opening_is_not_followed_by_another_minutes_later(team: Team) -> None:
+    new_lead(team.runtime, team.nick, "Early Bird", local(MON, 7, 50))
+    run_worker(team.runtime, local(MON, 7, 50), local(MON, 12, 0))
+    assert inbox(team.runtime) == [
+        "alert nick Mon 07:50: ",
+        "reminder nick Mon 08:00: Early",  # 07:55 waited for the opening
+        # not its 15-minute point at 08:05, five minutes after the last one: the 60-minute point
+        "reminder nick+maria Mon 08:50: Early",
+        "reminder nick+maria Mon 11:50: Early"]
+
+
 def test_the_batch_window_is_a_setting(team: Team) -> None:
     set_team(team.runtime, Reminder_Batch_Window="0m")
     new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))
