@@ -8,14 +8,18 @@ sends is counted for each person it reaches (To or Cc) on their own local workin
 
 Printed: the most and the median e-mails a rep and the manager get in a working day, all
 kinds and reminders + escalations alone, and the most in one hour. The replay uses only
-functions every version of the engine has, so the same file measures an older checkout
-(``git worktree add /tmp/before <commit>; cp bench/inbox.py /tmp/before/bench/``).
+functions every version of the engine has, so the same file and the same timeline measure
+an older checkout::
 
-    .venv/bin/python -m bench.inbox
+    .venv/bin/python -m bench.inbox --timeline /tmp/demo-timeline.json
+    git worktree add /tmp/before <commit> && cp bench/inbox.py /tmp/before/bench/
+    (cd /tmp/before && ../main/.venv/bin/python -m bench.inbox --timeline /tmp/demo-timeline.json)
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -165,10 +169,26 @@ def daily_counts(sent, zones, roles, start: datetime, kinds: tuple[str, ...] | N
             for role, counts in by_role.items()}
 
 
+def timeline(folder: Path, path: Path | None) -> tuple[list[dict], list[dict]]:
+    """The demo's leads and follow-ups: read from ``path`` if it exists, else played (and saved)."""
+    if path is not None and path.exists():
+        saved = json.loads(path.read_text())
+        for item in saved["leads"] + saved["events"]:
+            item["at"] = datetime.fromisoformat(item["at"])
+        return saved["leads"], saved["events"]
+    leads, events = play_demo(folder)
+    if path is not None:
+        path.write_text(json.dumps({"leads": leads, "events": events}, default=str))
+    return leads, events
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--timeline", type=Path, help="replay this saved timeline (written if missing)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, Stopwatch() as took:
         folder = Path(tmp)
-        leads, events = play_demo(folder)
+        leads, events = timeline(folder, args.timeline)
         sent, zones, roles, start = replay(folder, leads, events)
         everything = daily_counts(sent, zones, roles, start, None)
         nags = daily_counts(sent, zones, roles, start, NAGS)

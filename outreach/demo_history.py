@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from faker import Faker
 from sqlalchemy import func, select, update
@@ -113,7 +114,8 @@ def play_history(session: Session, now: datetime, team: TeamSettings) -> dict[st
 def _play_rep_day(session: Session, rep: Rep, day: date, team: TeamSettings, rng: random.Random,
                   referrals: _Referrals, now: datetime) -> None:
     viewer = Viewer.of(rep)
-    at = datetime.combine(day, time(9, 0), team.zone) + timedelta(minutes=rng.randint(0, 90))
+    # From 09:00 on the rep's own clock: a rep in Los Angeles does not call customers at 06:00.
+    at = datetime.combine(day, time(9, 0), ZoneInfo(rep.time_zone)) + timedelta(minutes=rng.randint(0, 90))
     for planned, _customer in todays_plan(session, rep, day):
         outcome = _pick(rng, CALL_OUTCOMES)
         if planned.status != "open" or outcome is None:
