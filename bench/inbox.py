@@ -92,7 +92,9 @@ def replay(folder: Path, leads: list[dict], events: list[dict]):  # type: ignore
     start = leads[0]["at"] - timedelta(hours=1)
     assert run_sync(runtime.db, runtime.source(), start).ok
     with runtime.db.session() as session, session.begin():  # its Inbound rows arrive with the rest
-        session.execute(delete(OutboxMessage))
+        for table in reversed(Lead.metadata.sorted_tables):  # whatever refers to them first
+            if table.name in ("nag_items", "lead_events", "outbox"):
+                session.execute(delete(table))
         session.execute(delete(Lead))
         reps = {rep.email: rep for rep in session.scalars(select(Rep))}
         session.expunge_all()

@@ -23,6 +23,9 @@ from outreach.outbox import Email
 from outreach.phones import display
 from outreach.team_settings import TeamSettings
 
+# An e-mail lists this many leads and says how many more: past about 100 lead cards, Gmail
+# clips the message, and a list that long is a page to open, not an e-mail to read.
+LISTED_AT_MOST = 50
 ATTEMPTS = {"voicemail": "left a voicemail", "no_answer": "no answer", "wrong_number": "wrong number"}
 KIND_LABELS = {"referral": "Referral", "inbound": "Inbound lead", "concern": "Customer concern"}
 
@@ -110,7 +113,9 @@ def reminder_email(owner: Rep, leads: Sequence[Lead], copied: set[int], manager:
     if len(listed) == 1:
         rendered = render_email("reminder", lead=items[0], number=listed[0].reminders_sent, **context)
     else:
-        rendered = render_email("reminders", leads=items, longest=_longest_waiting(listed, items),
+        rendered = render_email("reminders", leads=items[:LISTED_AT_MOST], count=len(items),
+                                more=max(0, len(items) - LISTED_AT_MOST),
+                                longest=_longest_waiting(listed, items),
                                 copied_names=[i["name"] for i in items if i["copied"]], **context)
     return Email(key=key, kind="reminder", to_email=owner.email, to_name=owner.name,
                  subject=rendered.subject, text=rendered.text, html=rendered.html, cc=cc,
@@ -125,8 +130,8 @@ def escalation_email(manager: Rep, leads: Sequence[Lead], owners: dict[int, Rep]
              for lead in listed]
     value = team.average_deal_value
     rendered = render_email(
-        "escalation", manager=person(manager), leads=items,
-        longest=_longest_waiting(listed, items),
+        "escalation", manager=person(manager), leads=items[:LISTED_AT_MOST], count=len(items),
+        more=max(0, len(items) - LISTED_AT_MOST), longest=_longest_waiting(listed, items),
         value_each=f"{value:,.0f}" if value is not None else "",
         value_at_risk=f"{value * len(items):,.0f}" if value is not None else "",
         team_url=f"{team.app_url}/team", **_common(team))

@@ -322,12 +322,25 @@ def _open_leads(session: Session, filters: Filters, now: datetime, team: TeamSet
         if (rep := stats.get(owner_id)) is not None:
             rep.open_leads += count
             rep.overdue_leads += overdue or 0
+    return _overdue(session, _for_reps(Lead.owner_id, filters), now, team)
+
+
+def overdue_lead(session: Session, viewer: Viewer, lead_id: int, now: datetime,
+                 team: TeamSettings) -> OverdueLead | None:
+    """One lead as the overdue table shows it, whatever the page's filters; None if it is not overdue."""
+    if not viewer.is_manager:
+        raise NotAllowed("the team's leads are for managers")
+    found = _overdue(session, Lead.id == lead_id, now, team)
+    return found[0] if found else None
+
+
+def _overdue(session: Session, condition: ColumnElement[bool], now: datetime,
+             team: TeamSettings) -> list[OverdueLead]:
     # Plain columns, not Lead objects: a neglected team can have thousands of these.
     query = (select(Lead.id, Lead.first_name, Lead.last_name, Lead.kind, Lead.status, Lead.owner_id,
                     Rep.name, Lead.created_at, Lead.attempts, Lead.phone)
              .join(Rep, Rep.id == Lead.owner_id)
-             .where(Lead.status.in_(OPEN_STATUSES), Lead.created_at <= cutoff,
-                    _for_reps(Lead.owner_id, filters))
+             .where(Lead.status.in_(OPEN_STATUSES), Lead.created_at <= overdue_cutoff(now, team), condition)
              .order_by(Lead.created_at, Lead.id))
     return [OverdueLead(lead_id, f"{first} {last}".strip(), kind, status, owner_id, owner, created,
                         (now - created).total_seconds() / 60, attempts, phone)

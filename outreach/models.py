@@ -268,6 +268,7 @@ class OutboxMessage(Base):
     # pending -> sending (claimed) -> sent | failed; a lapsed claim is pending again.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_attempt_at: Mapped[datetime | None]  # transient failures are retried for a day from here
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     claimed_until: Mapped[datetime | None]
@@ -277,7 +278,9 @@ class OutboxMessage(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
-                      Index("ix_outbox_lead", "lead_id"))
+                      Index("ix_outbox_lead", "lead_id"),
+                      # A person's unsent reminder, found when a newer one replaces it.
+                      Index("ix_outbox_reader", "rep_id", "kind", "status"))
 
 
 class NagItem(Base):
@@ -285,7 +288,8 @@ class NagItem(Base):
 
     An e-mail may speak of several leads (one reminder per person at a time), so the
     outbox row cannot say which; this table does. Before a nag is sent the worker asks it
-    whether any of those leads is still waiting, and a lead's history lists its reminders.
+    whether any of those leads is still waiting; it is also each lead's record of the
+    reminders and escalations that named it.
     """
 
     __tablename__ = "nag_items"

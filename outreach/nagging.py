@@ -29,11 +29,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
@@ -41,7 +41,7 @@ from outreach.db import Database, insert_new
 from outreach.followup import escalation_at, next_reminder_at
 from outreach.lead_emails import escalation_email, lead_facts, reminder_email, urgency
 from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
-from outreach.outbox import SEND, Email, Verdict, enqueue_many, supersede_pending
+from outreach.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent_keys
 from outreach.team_settings import TeamSettings
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,10 @@ def _zone(rep: Rep) -> ZoneInfo:
 # -- reminders ---------------------------------------------------------------------------------
 
 def due_owners(session: Session, now: datetime, limit: int = OWNERS_PER_BATCH) -> list[int]:
-    """People with a reminder due, the longest-due first."""
+    """People with a reminder due, the longest-due first.
+
+    Not locked: :func:`remind` locks their leads (and skips any another worker holds).
+    """
     return list(session.scalars(
         select(Lead.owner_id).where(Lead.next_reminder_at <= now, Lead.status.in_(OPEN_STATUSES))
         .group_by(Lead.owner_id).order_by(func.min(Lead.next_reminder_at), Lead.owner_id).limit(limit)))
@@ -101,8 +104,7 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
     """One reminder e-mail for each of these people whose leads are due and who is at work now."""
     calendar = WorkCalendar(team)
     members = _TeamMembers(session)
-    emails: list[Email] = []
-    lines: list[dict[str, object]] = []
+    batch = _Batch()
     handled = 0
     # Nothing read below depends on the leads being changed: one flush at the end, not one a lead.
     with session.no_autoflush:
@@ -117,12 +119,24 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
                 for lead in due:  # waits for the owner's morning, where it meets the rest
                     lead.next_reminder_at = opening
                 continue
-            email, items = _owner_reminder(session, owner, leads, now, team, calendar, members)
-            emails.append(email)
-            lines.extend(items)
-    enqueue_many(session, emails, now)
-    record_items(session, lines)
-    return NagCount(len(emails), handled)
+            _owner_reminder(session, owner, leads, now, team, calendar, members, batch)
+    batch.queue(session, now, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC")
+    return NagCount(len(batch.emails), handled)
+
+
+@dataclass
+class _Batch:
+    """The e-mails a run decided, their leads, and the unsent ones they replace: written at the end,
+    so SQLite's write lock is held for the writes only, not while e-mails are rendered."""
+
+    emails: list[Email] = field(default_factory=list)
+    lines: list[dict[str, object]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+
+    def queue(self, session: Session, now: datetime, reason: str) -> None:
+        cancel_unsent(session, self.replaced, reason)
+        enqueue_many(session, self.emails, now)
+        record_items(session, self.lines)
 
 
 def _due_soon(session: Session, owner_ids: Sequence[int], until: datetime) -> dict[int, list[Lead]]:
@@ -138,10 +152,10 @@ def _due_soon(session: Session, owner_ids: Sequence[int], until: datetime) -> di
 
 
 def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
-                    calendar: WorkCalendar, members: _TeamMembers) -> tuple[Email, list[dict[str, object]]]:
-    waiting = _open_leads_of(session, supersede_pending(
-        session, "reminder", owner.id, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC"),
-        skip={lead.id for lead in leads})
+                    calendar: WorkCalendar, members: _TeamMembers, batch: _Batch) -> None:
+    replaced = unsent_keys(session, "reminder", owner.id)
+    waiting = [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
+               if lead.owner_id == owner.id]  # a lead handed to someone else meanwhile is theirs now
     for lead in leads:
         lead.reminders_sent += 1
         # From its own due time (a lead folded in early keeps the rest of its schedule), and
@@ -155,9 +169,11 @@ def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: dateti
         manager = None  # not at work: the escalation, in their own hours, tells them what drags
     copied = late if manager is not None else set()
     key = _key("reminder", owner, listed)
-    email = reminder_email(owner, listed, copied, manager, lead_facts(session, listed), team, now, key)
-    return email, [_line(key, lead, "reminder", now, lead.reminders_sent, lead.id in copied)
-                   for lead in listed]
+    batch.emails.append(reminder_email(owner, listed, copied, manager, lead_facts(session, listed), team,
+                                       now, key))
+    batch.lines.extend(_line(key, lead, "reminder", now, lead.reminders_sent, lead.id in copied)
+                       for lead in listed)
+    batch.replaced.extend(replaced)
 
 
 def _key(kind: str, reader: Rep, leads: Sequence[Lead]) -> str:
@@ -201,24 +217,24 @@ def send_due_escalations(session: Session, now: datetime, team: TeamSettings) ->
     """
     calendar = WorkCalendar(team)
     members = _TeamMembers(session)
-    emails: list[Email] = []
-    lines: list[dict[str, object]] = []
+    batch = _Batch()
     for manager, (leads, any_due) in _escalations_by_manager(session, now, team, calendar, members).items():
         if not any_due or not calendar.is_open(now, _zone(manager)):
             continue  # not marked: the leads wait for one that is due, in the manager's hours
-        leads += _open_leads_of(session, supersede_pending(
-            session, "escalation", manager.id, f"replaced by the escalation of {now:%Y-%m-%d %H:%M} UTC"),
-            skip={lead.id for lead in leads})
+        replaced = unsent_keys(session, "escalation", manager.id)
+        leads += [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
+                  if members.manager_of(members.rep(lead.owner_id)) is manager]
         leads.sort(key=urgency)
         for lead in leads:
             lead.escalated_at = lead.escalated_at or now
         key = _key("escalation", manager, leads)
         owners = {lead.owner_id: members.rep(lead.owner_id) for lead in leads}
-        emails.append(escalation_email(manager, leads, owners, lead_facts(session, leads), team, now, key))
-        lines.extend(_line(key, lead, "escalation", now) for lead in leads)
-    enqueue_many(session, emails, now)
-    record_items(session, lines)
-    return len(emails)
+        batch.emails.append(escalation_email(manager, leads, owners, lead_facts(session, leads), team, now,
+                                             key))
+        batch.lines.extend(_line(key, lead, "escalation", now) for lead in leads)
+        batch.replaced.extend(replaced)
+    batch.queue(session, now, f"replaced by the escalation of {now:%Y-%m-%d %H:%M} UTC")
+    return len(batch.emails)
 
 
 def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings, calendar: WorkCalendar,
@@ -253,10 +269,13 @@ def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings,
 class NagGate:
     """Asked by the outbox before each send: may this reminder or escalation go now?
 
-    - cancelled when every lead it speaks of was reached (or closed) while it waited;
+    - cancelled when none of its leads still waits for its reader (each was reached, closed,
+      or handed to someone else while it waited);
     - held until its reader's next opening when it would arrive outside their hours;
     - cancelled as replaced when each of its leads has a newer reminder due by now: the
-      nagging step is about to send one e-mail with all of them.
+      nagging step, which runs every 15 s, is about to send one e-mail with all of them;
+    - written again when the manager it copies has finished for the day: its leads are made
+      due at once, and the nagging step's new e-mail does not copy the manager.
 
     Everything else (alerts, call lists) goes at once.
     """
@@ -269,20 +288,35 @@ class NagGate:
         if message.kind not in NAG_KINDS:
             return SEND
         with self.db.session() as session:
-            leads = session.execute(select(Lead.status, Lead.next_reminder_at)
+            leads = session.execute(select(Lead.id, Lead.status, Lead.owner_id, Lead.next_reminder_at)
                                     .join(NagItem, NagItem.lead_id == Lead.id)
                                     .where(NagItem.outbox_key == message.key)).all()
             reader = session.get(Rep, message.rep_id) if message.rep_id is not None else None
-        waiting = [lead for lead in leads if lead.status in OPEN_STATUSES]
+            copied = list(session.scalars(select(Rep).where(Rep.email.in_(message.cc)))) if message.cc else []
+        waiting = [lead for lead in leads if lead.status in OPEN_STATUSES
+                   and (message.kind != "reminder" or lead.owner_id == message.rep_id)]
         if leads and not waiting:
-            return Verdict(cancel=True, reason="every lead in it was reached before it was sent")
-        if reader is not None:
-            opening = self.calendar.next_opening(now, _zone(reader))
-            if opening > now:
-                local = opening.astimezone(_zone(reader))
-                return Verdict(hold_until=opening, reason=f"waiting for {reader.name}'s business hours "
-                                                          f"({local:%a %d %b %H:%M} {reader.time_zone})")
+            return Verdict(cancel=True,
+                           reason="none of its leads was waiting any more (reached, closed or handed over)")
+        if reader is not None and (hold := self._closed_until(reader, now)) is not None:
+            return hold
         if message.kind == "reminder" and waiting and all(
                 lead.next_reminder_at is not None and lead.next_reminder_at <= now for lead in waiting):
             return Verdict(cancel=True, reason="replaced: a newer reminder for its leads is due now")
+        if any(self._closed_until(person, now) for person in copied):
+            self._due_now([lead.id for lead in waiting], now)
+            return Verdict(cancel=True, reason="written again without the copy: the manager's day had ended")
         return SEND
+
+    def _closed_until(self, person: Rep, now: datetime) -> Verdict | None:
+        opening = self.calendar.next_opening(now, _zone(person))
+        if opening <= now:
+            return None
+        local = opening.astimezone(_zone(person))
+        return Verdict(hold_until=opening, reason=f"waiting for {person.name}'s business hours "
+                                                  f"({local:%a %d %b %H:%M} {person.time_zone})")
+
+    def _due_now(self, lead_ids: list[int], now: datetime) -> None:
+        with self.db.session() as session, session.begin():
+            session.execute(update(Lead).where(Lead.id.in_(lead_ids), Lead.status.in_(OPEN_STATUSES))
+                            .values(next_reminder_at=now).execution_options(synchronize_session=False))

@@ -175,16 +175,27 @@ def _apply(db: Database, message: OutboxMessage, verdict: Verdict) -> str:
     return "held" if done else "lost"
 
 
-def supersede_pending(session: Session, kind: str, rep_id: int, reason: str) -> list[str]:
-    """Cancel this person's unsent messages of one kind (a newer one replaces them); their keys.
+UNSENT = ("pending", "sending")
 
-    Only messages nobody has claimed: one a worker is sending right now goes as it is.
+
+def unsent_keys(session: Session, kind: str, rep_id: int) -> list[str]:
+    """This person's messages of one kind that have not gone yet (waiting, or being tried now)."""
+    return list(session.scalars(select(OutboxMessage.key).where(
+        OutboxMessage.kind == kind, OutboxMessage.rep_id == rep_id, OutboxMessage.status.in_(UNSENT))))
+
+
+def cancel_unsent(session: Session, keys: Iterable[str], reason: str) -> None:
+    """Cancel these messages unless they went meanwhile (a newer message replaces them).
+
+    One a worker holds is cancelled too: its renewal before sending then fails and it is not
+    sent. Only one already past that renewal, in SendGrid's hands, still goes.
     """
-    table = OutboxMessage.__table__
-    result = session.execute(
-        update(table).where(table.c.kind == kind, table.c.rep_id == rep_id, table.c.status == "pending")
-        .values(status="cancelled", last_error=reason).returning(table.c.key))
-    return list(result.scalars())
+    keys = list(keys)
+    if keys:
+        session.execute(update(OutboxMessage).where(OutboxMessage.key.in_(keys),
+                                                    OutboxMessage.status.in_(UNSENT))
+                        .values(status="cancelled", last_error=reason)
+                        .execution_options(synchronize_session=False))
 
 
 @dataclass
@@ -267,6 +278,7 @@ def _record_sent(db: Database, message: OutboxMessage, provider_id: str, transpo
     recorded = _change(db, and_(OutboxMessage.id == message.id, OutboxMessage.status != "sent"),
                        status="sent", sent_at=now, transport=transport_name,
                        provider_message_id=provider_id, attempts=message.attempts + 1,
+                       first_attempt_at=message.first_attempt_at or now,
                        last_error=None, claimed_by=None, claimed_until=None)
     if not recorded:
         log.warning("e-mail %s was sent twice: another worker sent it while this one did", message.key)
@@ -285,17 +297,20 @@ def _record_failure(db: Database, message: OutboxMessage, error: DeliveryError, 
 def _failure(message: OutboxMessage, error: DeliveryError, now: datetime) -> dict[str, object]:
     # A send refused before it left (the transport is waiting out a rate limit) is no attempt.
     attempts = message.attempts + (1 if error.attempted else 0)
-    if error.permanent or now - message.created_at > GIVE_UP_AFTER:
-        return {"status": "failed", "attempts": attempts, "last_error": str(error)}
+    # Counted from the first try, not from queueing: an escalation that waited a weekend for
+    # its reader's opening still gets its day of retries.
+    first = message.first_attempt_at or (now if error.attempted else None)
+    if error.permanent or (first is not None and now - first > GIVE_UP_AFTER):
+        return {"status": "failed", "attempts": attempts, "last_error": str(error), "first_attempt_at": first}
     backoff = error.retry_after or min(30 * 2 ** (attempts - 1), 1800)
-    return {"status": "pending", "attempts": attempts, "last_error": str(error),
+    return {"status": "pending", "attempts": attempts, "last_error": str(error), "first_attempt_at": first,
             "next_attempt_at": now + timedelta(seconds=backoff)}
 
 
 def recent_messages(session: Session, *, limit: int = 200, rep_id: int | None = None,
                     kinds: Iterable[str] | None = None,
                     statuses: Iterable[str] | None = None) -> list[OutboxMessage]:
-    """Newest first; ``rep_id`` limits to what was sent to (or about the leads of) one rep."""
+    """Newest first; ``rep_id`` limits to what was sent to one person."""
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if rep_id is not None:
         query = query.where(OutboxMessage.rep_id == rep_id)

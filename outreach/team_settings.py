@@ -245,7 +245,8 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
                          "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h)."),
     "reminderbatchwindow": (("reminder_batch_window",), _parse_batch_window,
                             "Reminders for one person due within this time of each other go out "
-                            "together, as one e-mail (5m; at most 60m)."),
+                            "together, as one e-mail, and a lead is reminded at most once in it "
+                            "(5m; at most 60m)."),
     "ccmanagerafter": (("cc_manager_after",), _parse_duration,
                        "Copy the rep's manager on reminders from this lead age on (60m)."),
     "escalationbusinessdays": (("escalation_business_days",), _parse_positive_int,

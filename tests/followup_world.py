@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach import clock
@@ -104,8 +104,9 @@ def sent(runtime: Runtime, zone: ZoneInfo = NEW_YORK, lead_id: int | None = None
     """What went out, as "kind to at", in the given zone's wall clock."""
     query = select(OutboxMessage).where(OutboxMessage.status == "sent").order_by(
         OutboxMessage.sent_at, OutboxMessage.id)
-    if lead_id is not None:
-        query = query.where(OutboxMessage.lead_id == lead_id)
+    if lead_id is not None:  # its alerts, and every reminder or escalation that listed it
+        query = query.where(or_(OutboxMessage.lead_id == lead_id, OutboxMessage.key.in_(
+            select(NagItem.outbox_key).where(NagItem.lead_id == lead_id))))
     with runtime.db.session() as session:
         return [f"{m.kind} {m.to_email.split('@')[0]}"
                 f"{'+' + m.cc[0].split('@')[0] if m.cc else ''} "

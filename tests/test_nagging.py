@@ -15,8 +15,13 @@ import time_machine
 from sqlalchemy import select
 
 from outreach import clock
+from outreach.access import Viewer
+from outreach.leads import reassign
 from outreach.models import Lead, NagItem, OutboxMessage, Rep, TeamSetting
-from outreach.runtime import Runtime
+from outreach.nagging import NagGate
+from outreach.outbox import Verdict, deliver_due
+from outreach.runtime import Runtime, sender, team_settings
+from outreach.team_settings import parse_team_settings
 from outreach.worker import deliver_mail, nag
 from tests.factories import add_lead
 from tests.followup_world import (
@@ -233,6 +238,56 @@ def test_a_reminder_queued_before_closing_waits_and_is_not_doubled(team: Team, f
         assert session.get(Lead, lead).next_reminder_at == local(WED, 8, 0)
 
 
+def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replacement(team: Team) -> None:
+    """Worker B has claimed the held reminder at 08:00 when worker A's nagging replaces it."""
+    new_lead(team.runtime, team.nick, "Late Monday", local(MON, 17, 50))
+    settle(team.runtime, local(MON, 17, 50))
+    with time_machine.travel(local(MON, 17, 55), tick=False):
+        nag(team.runtime, clock.now())
+    with time_machine.travel(local(MON, 18, 1), tick=False):
+        deliver_mail(team.runtime, clock.now())  # held until Tuesday 08:00
+    with time_machine.travel(local(TUE, 8, 0), tick=False):
+        with team.runtime.db.session() as session:
+            rules = team_settings(session)
+        gate = NagGate(team.runtime.db, rules)
+
+        def worker_a_nags_meanwhile(message: OutboxMessage, now: datetime) -> Verdict:
+            nag(team.runtime, now)
+            return gate(message, now)
+
+        deliver_due(team.runtime.db, team.runtime.transport(), sender(rules), "worker-b", clock.now,
+                    gate=worker_a_nags_meanwhile)
+        deliver_mail(team.runtime, clock.now())
+    assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
+        "reminder nick+maria Tue 08:00: Late"]
+
+
+def test_a_lead_handed_to_someone_else_is_not_listed_to_its_old_owner(team: Team) -> None:
+    anna = new_lead(team.runtime, team.nick, "Anna Able", local(MON, 16, 0))
+    new_lead(team.runtime, team.nick, "Bert Baker", local(MON, 16, 0))
+    settle(team.runtime, local(MON, 16, 0))
+    with time_machine.travel(local(MON, 16, 5), tick=False):
+        nag(team.runtime, clock.now())  # Anna and Bert, queued; SendGrid does not answer
+    with team.runtime.db.session() as session, session.begin():
+        reassign(session, Viewer.of(session.get(Rep, team.manager.id)), anna, team.lena.id,
+                 team_settings(session), local(MON, 16, 10))
+    settle(team.runtime, local(MON, 16, 15))
+    assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
+        "reminder nick Mon 16:15: Bert", "reminder lena Mon 16:15: Anna"]
+
+
+def test_a_reminder_whose_copy_would_reach_the_manager_after_hours_is_written_again(team: Team) -> None:
+    new_lead(team.runtime, team.lena, "West Lead", local(MON, 13, 0, LOS_ANGELES))
+    for minute in (0, 5, 15):
+        settle(team.runtime, local(MON, 13, minute, LOS_ANGELES))
+    with time_machine.travel(local(MON, 14, 0, LOS_ANGELES), tick=False):
+        nag(team.runtime, clock.now())  # the 60-minute reminder, Maria copied: 17:00 in New York
+    settle(team.runtime, local(MON, 15, 30, LOS_ANGELES))  # SendGrid answers again at 18:30 New York
+    settle(team.runtime, local(MON, 15, 30, LOS_ANGELES))  # the nagging step writes it again
+    assert inbox(team.runtime, LOS_ANGELES)[-1] == "reminder lena Mon 15:30: West"
+    assert not [line for line in inbox(team.runtime, LOS_ANGELES) if "+maria" in line]
+
+
 def test_a_combined_reminder_goes_while_any_of_its_leads_waits(team: Team) -> None:
     leona = new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))
     dana = new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 1))
@@ -248,7 +303,7 @@ def test_a_combined_reminder_goes_while_any_of_its_leads_waits(team: Team) -> No
     settle(team.runtime, local(MON, 9, 16))
     cancelled = last_email(team.runtime, "reminder")
     assert (cancelled.status, cancelled.last_error) == (
-        "cancelled", "every lead in it was reached before it was sent")
+        "cancelled", "none of its leads was waiting any more (reached, closed or handed over)")
 
 
 # -- escalations -------------------------------------------------------------------------------
@@ -285,3 +340,15 @@ def test_an_escalation_waits_for_the_managers_own_hours(team: Team) -> None:
     run_worker(team.runtime, local(WED, 15, 0, LOS_ANGELES), local(date(2026, 11, 19), 9, 0))
     escalations = [line for line in inbox(team.runtime) if line.startswith("escalation")]
     assert escalations == ["escalation maria Thu 08:00: Pat"]  # 18:30 in New York: Thursday morning
+
+
+@pytest.mark.parametrize(("raw", "window", "problem"), [
+    ("10m", timedelta(minutes=10), None), ("0", timedelta(0), None),
+    ("2h", timedelta(minutes=5),
+     "at most 60m: a larger window sends reminders far too early; the default is kept"),
+])
+def test_the_batch_window_is_read_from_the_settings_tab(raw: str, window: timedelta,
+                                                        problem: str | None) -> None:
+    team, problems = parse_team_settings([("Reminder Batch Window", raw, 9)])
+    assert team.reminder_batch_window == window
+    assert [p.reason for p in problems] == ([problem] if problem else [])

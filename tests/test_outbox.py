@@ -13,7 +13,7 @@ from outreach import clock as outreach_clock
 from outreach.db import Database
 from outreach.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
 from outreach.models import OutboxMessage
-from outreach.outbox import CLAIM_FOR, Email, claim, deliver_due, enqueue, renew_claim
+from outreach.outbox import CLAIM_FOR, GIVE_UP_AFTER, Email, claim, deliver_due, enqueue, renew_claim
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.sendgrid_server import FakeSendGrid
 
@@ -242,3 +242,16 @@ def test_a_new_alert_jumps_a_backlog_of_reminders(database: Database, sendgrid: 
     assert deliver_due(database, transport(sendgrid), SENDER, "w1", lambda: late, limit=1).sent == 1
     (first,) = sendgrid.messages
     assert first["personalizations"][0]["custom_args"]["outreach_key"] == "alert:9"
+
+
+def test_a_message_that_waited_days_still_gets_a_day_of_retries(database: Database,
+                                                                 sendgrid: FakeSendGrid) -> None:
+    """An escalation held over a weekend for its reader's opening meets a SendGrid outage on Monday."""
+    add(database, email("escalation:7", kind="escalation"), at=MONDAY_9AM_NY - timedelta(days=3))
+    sendgrid.set_default(500)
+    now, tick = clock()
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).retried == 1
+    (waiting,) = messages(database)
+    assert (waiting.status, waiting.first_attempt_at) == ("pending", MONDAY_9AM_NY)
+    now[0] = MONDAY_9AM_NY + GIVE_UP_AFTER + timedelta(minutes=1)  # a day of failures later
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).failed == 1

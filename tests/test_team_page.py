@@ -75,6 +75,8 @@ def test_the_escalation_link_opens_the_reassign_control_for_that_lead(demo_app: 
         assert at.selectbox(key="linked_lead").value == lead.id
         (only,) = at.selectbox(key="linked_lead").options  # just this one lead
         assert only.startswith(f"{lead.full_name} (")
+        at.multiselect(key="team_reps").set_value([other]).run()  # the tables below: another rep's
+        assert at.selectbox(key="linked_lead").value == lead.id
         at.selectbox(key="linked_owner").set_value(other)
         at.button(key="linked_reassign").click().run()
         assert not at.exception, at.exception

@@ -1,4 +1,4 @@
-"""Nag items: which leads each reminder or escalation e-mail is about
+"""Nag items (which leads each reminder or escalation e-mail is about); outbox first attempts
 
 Revision ID: 0005
 Revises: 0004
@@ -33,6 +33,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("nag_items", schema=None) as batch_op:
         batch_op.create_index("ix_nag_items_lead", ["lead_id"], unique=False)
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("first_attempt_at", outreach.models.UTCDateTime(), nullable=True))
+        batch_op.create_index("ix_outbox_reader", ["rep_id", "kind", "status"], unique=False)
     # Nags queued before this revision were about one lead each, named on the outbox row.
     op.execute(
         "INSERT INTO nag_items (outbox_key, lead_id, kind, manager_copied, created_at) "
@@ -42,6 +45,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_reader")
+        batch_op.drop_column("first_attempt_at")
     with op.batch_alter_table("nag_items", schema=None) as batch_op:
         batch_op.drop_index("ix_nag_items_lead")
     op.drop_table("nag_items")

@@ -23,6 +23,7 @@ from outreach.metrics import (
     OverdueLead,
     RepStats,
     TeamReport,
+    overdue_lead,
     report_for,
     summary_rows,
 )
@@ -145,20 +146,22 @@ def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep],
                  args=(viewer, lead_id))
 
 
-def linked_lead(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep]) -> None:
-    """``?lead=ID``, where every escalation e-mail links: that lead's reassign control, first."""
+def linked_lead(viewer: Viewer, reps: list[Rep], team: TeamSettings) -> None:
+    """``?lead=ID``, where every escalation e-mail links: that lead's reassign control, first
+    (whatever the filters below show)."""
     raw = st.query_params.get("lead")
     if not raw:
         return
-    lead_id = int(raw) if raw.isdigit() else None
-    linked = [o for o in overdue if o.lead_id == lead_id]
-    if not linked:
-        # Only the number is shown: the address is typed text and never rendered as Markdown.
-        st.info(f"Lead {lead_id} is no longer waiting: it was reached, reassigned or closed since "
-                "the e-mail." if lead_id is not None else "That link does not name a lead.")
+    if not raw.isdigit():
+        st.info("That link does not name a lead.")  # the address is typed text: never echoed
+        return
+    with get_runtime().db.session() as session:
+        linked = overdue_lead(session, viewer, int(raw), clock.now(), team)
+    if linked is None:
+        st.info(f"Lead {int(raw)} is no longer waiting: it was reached or closed since the e-mail.")
         return
     st.subheader("The lead from your e-mail")
-    lead_actions(viewer, linked, reps, prefix="linked_")
+    lead_actions(viewer, [linked], reps, prefix="linked_")
 
 
 def render() -> None:
@@ -172,13 +175,11 @@ def render() -> None:
         health = read_health(session)
     st.title("Team")
     flash()
-    from_email = st.container()  # filled once the report says which leads are overdue
+    linked_lead(viewer, reps, team)
     health_summary(health, now)
     filters = choose_filters(reps, now.astimezone(team.zone).date())
     with st.spinner("Counting calls and leads…"), runtime.db.session() as session:
         report = report_for(session, viewer, filters, now, team)
-    with from_email:
-        linked_lead(viewer, report.overdue, reps)
     headline(report)
     rep_table(report)
     team_charts(report)
