@@ -46,6 +46,14 @@ from tests.fakes.sendgrid_server import FakeSendGrid
 pytestmark = pytest.mark.slow
 
 THREADS = 4  # deliver_due's default: how many messages one worker has in flight at once
+# A request the killed worker had already written can still be read, and accepted, by the fake
+# after the kill; on a loaded machine its server thread may take a while to get to it.
+IN_FLIGHT = 2.0
+
+
+def doubled_by(kill: float, accepted: list[float]) -> bool:
+    """Could this kill explain a message accepted at these times? Its first copy went out by then."""
+    return accepted[0] < kill + IN_FLIGHT and kill < accepted[-1]
 
 
 def email(n: int) -> Email:
@@ -224,8 +232,8 @@ def test_kills_and_a_failing_sendgrid_lose_nothing(
         add_messages(db, range(produced, produced + 150))  # the app keeps producing
         produced += 150
         victim = pick_victim(db, workers, rng)
+        kills.append(time.monotonic())  # the moment the signal goes
         pid = victim.kill()
-        kills.append(time.monotonic())
         mid_batch += claims_of(db, pid) > 0
         age_claims_of(db, pid)
         victim.start()
@@ -246,7 +254,7 @@ def test_kills_and_a_failing_sendgrid_lose_nothing(
     # Each kill can double at most the messages that worker had in flight.
     assert result.duplicates <= len(kills) * THREADS
     for key, times in result.duplicated_keys.items():
-        assert any(times[0] < kill < times[-1] for kill in kills), (
+        assert any(doubled_by(kill, times) for kill in kills), (
             f"{key} was sent twice with no crash in between")
     with db.session() as session:
         assert Counter(session.scalars(select(OutboxMessage.status))) == {"sent": produced}
@@ -347,8 +355,8 @@ def test_combined_reminders_survive_kills_mid_nag_and_mid_send(
     while len(kills) < 12:
         time.sleep(rng.uniform(0.3, 2.0))
         victim = pick_victim(db, workers, rng)
+        kills.append(time.monotonic())  # the moment the signal goes
         pid = victim.kill()
-        kills.append(time.monotonic())
         age_claims_of(db, pid)
         age_lease_of(db, pid)
         victim.start()
@@ -372,5 +380,5 @@ def test_combined_reminders_survive_kills_mid_nag_and_mid_send(
     # Each kill can double at most the e-mails that worker had in flight.
     assert result.duplicates <= len(kills) * THREADS * LEADS_EACH
     for pair, times in result.doubled_at.items():
-        assert any(times[0] < kill < times[-1] for kill in kills), (
+        assert any(doubled_by(kill, times) for kill in kills), (
             f"lead {pair[0]}'s reminder {pair[1]} was sent twice with no crash in between")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,13 +103,19 @@ def server_with_history(tmp_path: Path) -> Iterator[str]:
     yield from serve(tmp_path, history=True)
 
 
+def without_moved_clock(environ: Mapping[str, str]) -> dict[str, str]:
+    """The browser is not under test: under tests/faketime/run it keeps the real clock (libfaketime
+    preloaded into Chromium stops it loading any page)."""
+    return {k: v for k, v in environ.items() if k != "LD_PRELOAD" and not k.startswith("FAKETIME")}
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
+            executable_path=CHROMIUM, env=without_moved_clock(os.environ),
             args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:
