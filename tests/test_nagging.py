@@ -27,6 +27,7 @@ from tests.factories import add_lead
 from tests.followup_world import (
     LOS_ANGELES,
     MON,
+    ON_BOTH_DATABASES,
     THU,
     TUE,
     WED,
@@ -101,6 +102,7 @@ def test_a_worker_down_all_weekend_sends_nothing_at_night_then_one_email_each(te
     assert to == {"nick@example.com": 1, "lena@example.com": 1, "maria@example.com": 1}
 
 
+@ON_BOTH_DATABASES
 def test_a_fresh_install_at_two_in_the_morning_waits_for_the_opening(team: Team) -> None:
     """Days-old leads whose reminders never went (a demo history, a restored backup): nothing at night."""
     with team.runtime.db.session() as session, session.begin():
@@ -238,6 +240,7 @@ def test_a_reminder_queued_before_closing_waits_and_is_not_doubled(team: Team, f
         assert session.get(Lead, lead).next_reminder_at == local(WED, 8, 0)
 
 
+@ON_BOTH_DATABASES
 def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replacement(team: Team) -> None:
     """Worker B has claimed the held reminder at 08:00 when worker A's nagging replaces it."""
     new_lead(team.runtime, team.nick, "Late Monday", local(MON, 17, 50))
@@ -308,6 +311,7 @@ def test_a_combined_reminder_goes_while_any_of_its_leads_waits(team: Team) -> No
 
 # -- escalations -------------------------------------------------------------------------------
 
+@ON_BOTH_DATABASES
 def test_one_escalation_lists_every_lead_that_needs_a_new_owner(team: Team) -> None:
     set_team(team.runtime, Average_Deal_Value="500")
     with team.runtime.db.session() as session, session.begin():
