@@ -19,6 +19,7 @@ from outreach.humanize import ago
 from outreach.models import OutboxMessage
 from outreach.outbox import recent_messages
 from outreach.sync import SyncStatus, sync_status
+from outreach.ui.text import md_escape
 from outreach.worker import LEASE_NAME, scheduler_alive
 
 
@@ -59,8 +60,9 @@ def health_summary(health: Health, now: datetime) -> None:
                      "being sent; restart it.", icon=":material/heart_broken:")
     if health.mail_failures:
         latest = health.mail_failures[0]
-        mail.error(f"Mail: {len(health.mail_failures)} recent failure(s); latest: {latest.last_error}",
-                   icon=":material/mail:")
+        # SendGrid's reason can quote an address as typed: shown literally, not as Markdown.
+        mail.error(f"Mail: {len(health.mail_failures)} recent failure(s); latest: "
+                   f"{md_escape(latest.last_error or '')}", icon=":material/mail:")
     else:
         mail.success("Mail: no failures", icon=":material/mail:")
 
