@@ -170,6 +170,7 @@ def _apply(db: Database, message: OutboxMessage, verdict: Verdict) -> str:
         done = _change(db, _ours(message), status="cancelled", claimed_by=None, claimed_until=None,
                        last_error=verdict.reason)
         return "cancelled" if done else "lost"
+    assert verdict.hold_until is not None, "a gate's verdict holds, cancels, or is SEND"
     done = _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None,
                    next_attempt_at=verdict.hold_until, last_error=verdict.reason)
     return "held" if done else "lost"
