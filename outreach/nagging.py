@@ -95,11 +95,6 @@ def due_owners(session: Session, now: datetime, limit: int = OWNERS_PER_BATCH) -
         .group_by(Lead.owner_id).order_by(func.min(Lead.next_reminder_at), Lead.owner_id).limit(limit)))
 
 
-def send_due_reminders(session: Session, now: datetime, team: TeamSettings) -> int:
-    """Queue one reminder e-mail for everyone with a lead due (one transaction). Returns e-mails."""
-    return remind(session, due_owners(session, now, limit=1_000_000), now, team).emails
-
-
 def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: TeamSettings) -> NagCount:
     """One reminder e-mail for each of these people whose leads are due and who is at work now."""
     calendar = WorkCalendar(team)
@@ -136,7 +131,7 @@ class _Batch:
     def queue(self, session: Session, now: datetime, reason: str) -> None:
         cancel_unsent(session, self.replaced, reason)
         enqueue_many(session, self.emails, now)
-        record_items(session, self.lines)
+        _record_items(session, self.lines)
 
 
 def _due_soon(session: Session, owner_ids: Sequence[int], until: datetime) -> dict[int, list[Lead]]:
@@ -191,7 +186,7 @@ def _line(key: str, lead: Lead, kind: str, now: datetime, number: int | None = N
             "manager_copied": copied, "created_at": now}
 
 
-def record_items(session: Session, lines: list[dict[str, object]]) -> None:
+def _record_items(session: Session, lines: list[dict[str, object]]) -> None:
     """Which leads each queued e-mail speaks of (after the e-mails: the key is a foreign key)."""
     if lines:
         session.execute(insert_new(session, NagItem.__table__, ["outbox_key", "lead_id"]), lines)
