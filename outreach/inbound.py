@@ -8,9 +8,8 @@ above it, correcting its note or reformatting its phone never makes a second lea
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
@@ -20,32 +19,20 @@ from outreach.models import Lead, Rep
 from outreach.team_settings import TeamSettings
 from outreach.validation import InboundRecord
 
-_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
-_MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")  # Google Forms in a US locale
-_DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
 
-
-def received_at(stamp: str, team: TeamSettings, now: datetime) -> datetime:
-    """When the enquiry came in (the form's Timestamp, in the team's zone), never in the future.
+def received_at(record: InboundRecord, now: datetime) -> datetime:
+    """When the enquiry came in (the form's Timestamp), never in the future; else now.
 
     Speed-to-lead is measured from here, so a lead picked up late is not flattered.
     """
-    month_first = team.phone_region in ("US", "CA")
-    formats = _ISO + (_MONTH_FIRST + _DAY_FIRST if month_first else _DAY_FIRST + _MONTH_FIRST)
-    for fmt in formats:
-        try:
-            local = datetime.strptime(stamp.strip(), fmt).replace(tzinfo=ZoneInfo(team.time_zone))
-        except ValueError:
-            continue
-        return min(local.astimezone(now.tzinfo), now)
-    return now
+    return now if record.received is None else min(record.received, now)
 
 
 def _unseen(session: Session, records: list[InboundRecord]) -> list[InboundRecord]:
     """The records no lead has come from yet.
 
     A lead found under one of a record's earlier keys takes the record's current key, so
-    the next edit of the row is recognised by it.
+    the next edit of the row is recognised by it (and a phone it lacked).
     """
     # All of them, not an IN list: three keys a row would outgrow SQLite's bind limit.
     stored = set(session.scalars(select(Lead.inbound_key).where(Lead.inbound_key.is_not(None))))
@@ -59,8 +46,10 @@ def _unseen(session: Session, records: list[InboundRecord]) -> list[InboundRecor
             fresh.append(record)
             continue
         stored.discard(earlier)
-        session.execute(update(Lead).where(Lead.inbound_key == earlier)
-                        .values(inbound_key=record.key)
+        found = {"inbound_key": record.key}
+        if record.phone:  # a number fixed in the sheet fills in a lead flagged "check the number"
+            found |= {"phone": func.coalesce(Lead.phone, record.phone), "phone_as_typed": ""}
+        session.execute(update(Lead).where(Lead.inbound_key == earlier).values(found)
                         .execution_options(synchronize_session=False))
     return fresh
 
@@ -84,7 +73,7 @@ def import_inbound(session: Session, records: list[InboundRecord], team: TeamSet
             kind="inbound", status="new", owner_id=owner.id, first_name=record.first_name,
             last_name=record.last_name, phone=record.phone, email=record.email,
             need=record.reason, heard_about=record.heard_about, inbound_key=record.key,
-            created_at=received_at(record.submitted_at, team, now),
+            created_at=received_at(record, now), phone_as_typed=record.phone_as_typed,
         )
         session.add(lead)
         leads.append(lead)

@@ -9,13 +9,21 @@ first ever), so two processes can never both win.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from outreach.db import insert_new
+from outreach.db import Database, database_reason, insert_new
 from outreach.models import Lease
+
+log = logging.getLogger(__name__)
 
 
 def acquire(session: Session, name: str, holder: str, now: datetime, ttl: timedelta) -> bool:
@@ -51,3 +59,32 @@ def release(session: Session, name: str, holder: str) -> None:
 def last_heartbeat(session: Session, name: str) -> tuple[str, datetime] | None:
     row = session.execute(select(Lease.holder, Lease.heartbeat_at).where(Lease.name == name)).first()
     return None if row is None else (row.holder, row.heartbeat_at)
+
+
+@contextmanager
+def kept(db: Database, name: str, holder: str, since: datetime, ttl: timedelta) -> Iterator[None]:
+    """Renew a lease we hold from a thread while the block runs, every third of ``ttl``.
+
+    So the lease can be short: a holder that dies (a kill, a crash) stops renewing and a
+    successor takes over within ``ttl``, while a live one keeps it however long it works.
+    Time moves from ``since`` by the monotonic clock, so a caller's "now" stays the reference.
+    """
+    done = threading.Event()
+    start = time.monotonic()
+
+    def beat() -> None:
+        while not done.wait(ttl.total_seconds() / 3):
+            now = since + timedelta(seconds=time.monotonic() - start)
+            try:
+                with db.session() as session, session.begin():
+                    acquire(session, name, holder, now, ttl)
+            except SQLAlchemyError as exc:  # two more tries before it runs out
+                log.warning("could not renew the %s lease: %s", name, database_reason(exc))
+
+    thread = threading.Thread(target=beat, name=f"outreach-{name}-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -131,11 +132,30 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(500))
     ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Another sync held the lease: nothing was read and nothing failed, but the manager sees it.
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     error: Mapped[str | None] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     __table_args__ = (Index("ix_sync_runs_started_at", "started_at"),)
+
+
+class JobProblem(Base):
+    """Something one worker job could not do for one thing (a lead, a setting), kept apart so
+    the rest of the batch went on; listed on the Data status page until it stops happening."""
+
+    __tablename__ = "job_problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))  # nag, plans, ...
+    subject: Mapped[str] = mapped_column(String(200))  # "lead 42"
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    times: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (UniqueConstraint("job", "subject", name="uq_job_problems_job_subject"),)
 
 
 class Lease(Base):
@@ -147,7 +167,6 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
     heartbeat_at: Mapped[datetime]
-
 
 
 class Call(Base):
@@ -192,6 +211,8 @@ class Lead(Base):
     first_name: Mapped[str] = mapped_column(String(200))
     last_name: Mapped[str] = mapped_column(String(200), default="")
     phone: Mapped[str | None] = mapped_column(String(32))
+    # What was typed when it is not a number we can dial: the lead is kept, "check the number".
+    phone_as_typed: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str | None] = mapped_column(String(320))
     relationship: Mapped[str] = mapped_column(Text, default="")  # how they know the customer
     need: Mapped[str] = mapped_column(Text, default="")  # what they need / why they called

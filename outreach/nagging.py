@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from outreach.business_hours import WorkCalendar
 from outreach.db import Database, insert_new
 from outreach.followup import escalation_at, next_reminder_at
+from outreach.job_problems import note
 from outreach.lead_emails import escalation_email, lead_facts, reminder_email, urgency
 from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
 from outreach.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent_keys
@@ -47,6 +48,8 @@ from outreach.team_settings import TeamSettings
 log = logging.getLogger(__name__)
 
 NAG_KINDS = ("reminder", "escalation")
+# A lead the nagging could not handle is tried again this much later (and named meanwhile).
+SET_ASIDE_FOR = timedelta(hours=1)
 OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
 
 
@@ -114,7 +117,7 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
                 for lead in due:  # waits for the owner's morning, where it meets the rest
                     lead.next_reminder_at = opening
                 continue
-            _owner_reminder(session, owner, leads, now, team, calendar, members, batch)
+            _guarded_reminder(session, owner, leads, now, team, calendar, members, batch)
     batch.queue(session, now, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC")
     return NagCount(len(batch.emails), handled)
 
@@ -146,17 +149,51 @@ def _due_soon(session: Session, owner_ids: Sequence[int], until: datetime) -> di
     return grouped
 
 
+def _set_aside(session: Session, lead: Lead, exc: Exception, now: datetime) -> None:
+    """One lead the nagging cannot handle: named, tried again in an hour, the others go on."""
+    note(session, "nag", f"lead {lead.id} ({lead.full_name})", exc, now)
+    lead.next_reminder_at = now + SET_ASIDE_FOR
+
+
+def _guarded_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
+                      calendar: WorkCalendar, members: _TeamMembers, batch: _Batch) -> None:
+    """The owner's reminder; if it cannot be written, their leads wait an hour and the run goes on."""
+    before = [(lead, lead.reminders_sent) for lead in leads]
+    try:
+        _owner_reminder(session, owner, leads, now, team, calendar, members, batch)
+    except Exception as exc:
+        for lead, count in before:
+            lead.reminders_sent, lead.next_reminder_at = count, now + SET_ASIDE_FOR
+        note(session, "nag", f"the reminder to {owner.email}", exc, now)
+
+
+def _next_reminders(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
+                    calendar: WorkCalendar) -> dict[int, datetime]:
+    """Each lead's next reminder after this one; a lead whose dates cannot be computed is set aside."""
+    planned = {}
+    for lead in leads:
+        # From its own due time (a lead folded in early keeps the rest of its schedule), and
+        # a window on: a reminder at the opening is not followed by the 15-minute one at 08:04.
+        after = max(now, lead.next_reminder_at) + team.reminder_batch_window
+        try:
+            planned[lead.id] = next_reminder_at(lead.created_at, after, team, _zone(owner), calendar)
+        except Exception as exc:
+            _set_aside(session, lead, exc, now)
+    return planned
+
+
 def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
                     calendar: WorkCalendar, members: _TeamMembers, batch: _Batch) -> None:
+    planned = _next_reminders(session, owner, leads, now, team, calendar)
+    leads = [lead for lead in leads if lead.id in planned]
+    if not leads:
+        return
     replaced = unsent_keys(session, "reminder", owner.id)
     waiting = [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
                if lead.owner_id == owner.id]  # a lead handed to someone else meanwhile is theirs now
     for lead in leads:
         lead.reminders_sent += 1
-        # From its own due time (a lead folded in early keeps the rest of its schedule), and
-        # a window on: a reminder at the opening is not followed by the 15-minute one at 08:04.
-        after = max(now, lead.next_reminder_at) + team.reminder_batch_window
-        lead.next_reminder_at = next_reminder_at(lead.created_at, after, team, _zone(owner), calendar)
+        lead.next_reminder_at = planned[lead.id]
     listed = sorted([*leads, *waiting], key=urgency)  # the e-mail's order, kept in its nag items
     late = {lead.id for lead in listed if now - lead.created_at >= team.cc_manager_after}
     manager = members.manager_of(owner) if late else None
@@ -216,20 +253,28 @@ def send_due_escalations(session: Session, now: datetime, team: TeamSettings) ->
     for manager, (leads, any_due) in _escalations_by_manager(session, now, team, calendar, members).items():
         if not any_due or not calendar.is_open(now, _zone(manager)):
             continue  # not marked: the leads wait for one that is due, in the manager's hours
-        replaced = unsent_keys(session, "escalation", manager.id)
-        leads += [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
-                  if members.manager_of(members.rep(lead.owner_id)) is manager]
-        leads.sort(key=urgency)
-        for lead in leads:
-            lead.escalated_at = lead.escalated_at or now
-        key = _key("escalation", manager, leads)
-        owners = {lead.owner_id: members.rep(lead.owner_id) for lead in leads}
-        batch.emails.append(escalation_email(manager, leads, owners, lead_facts(session, leads), team, now,
-                                             key))
-        batch.lines.extend(_line(key, lead, "escalation", now) for lead in leads)
-        batch.replaced.extend(replaced)
+        try:
+            _manager_escalation(session, manager, leads, now, team, members, batch)
+        except Exception as exc:  # tried again next run; the other managers' go out
+            note(session, "nag", f"the escalation to {manager.email}", exc, now)
     batch.queue(session, now, f"replaced by the escalation of {now:%Y-%m-%d %H:%M} UTC")
     return len(batch.emails)
+
+
+def _manager_escalation(session: Session, manager: Rep, leads: list[Lead], now: datetime,
+                        team: TeamSettings, members: _TeamMembers, batch: _Batch) -> None:
+    replaced = unsent_keys(session, "escalation", manager.id)
+    leads += [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
+              if members.manager_of(members.rep(lead.owner_id)) is manager]
+    leads.sort(key=urgency)
+    key = _key("escalation", manager, leads)
+    owners = {lead.owner_id: members.rep(lead.owner_id) for lead in leads}
+    email = escalation_email(manager, leads, owners, lead_facts(session, leads), team, now, key)
+    for lead in leads:  # only once the e-mail is written: a failure above leaves them due
+        lead.escalated_at = lead.escalated_at or now
+    batch.emails.append(email)
+    batch.lines.extend(_line(key, lead, "escalation", now) for lead in leads)
+    batch.replaced.extend(replaced)
 
 
 def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings, calendar: WorkCalendar,
@@ -244,7 +289,11 @@ def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings,
     by_manager: dict[Rep, tuple[list[Lead], bool]] = {}
     for lead in session.scalars(query):
         owner = members.rep(lead.owner_id)
-        due_at = escalation_at(lead.created_at, team, _zone(owner), calendar)
+        try:
+            due_at = escalation_at(lead.created_at, team, _zone(owner), calendar)
+        except Exception as exc:
+            note(session, "nag", f"lead {lead.id} ({lead.full_name})", exc, now)
+            continue
         if due_at > until:
             continue
         manager = members.manager_of(owner)

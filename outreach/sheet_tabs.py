@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from openpyxl.utils import get_column_letter
+
 from outreach.errors import SourceError
 from outreach.team_settings import normalise_key
 
@@ -117,18 +119,27 @@ class SheetRow:
         return self.values.get(name, "")
 
 
-def parse_tab(spec: TabSpec, cells: list[list[str]]) -> list[SheetRow]:
-    """Map the header row and return the data rows; a missing required column is fatal."""
+def parse_tab(spec: TabSpec, cells: list[list[str]],
+              problems: list[RowProblem] | None = None) -> list[SheetRow]:
+    """Map the header row and return the data rows; a missing required column is fatal.
+
+    An optional tab left empty has no rows. A header that repeats is named in ``problems``:
+    a known column's first copy is used, an unknown column's copies are all kept.
+    """
+    problems = [] if problems is None else problems
     if not cells or not any(str(c).strip() for c in cells[0]):
+        if spec.optional and not any(str(c).strip() for row in cells for c in row):
+            return []
         raise SourceError(f"the {spec.title} tab has no header row (row 1 must name the columns)")
     header = [str(c).strip() for c in cells[0]]
-    mapping = _map_header(spec, header)
+    mapping = _map_header(spec, header, problems)
     missing = [spec.header_for(n) for n in spec.required if n not in mapping.values()]
     if missing:
         raise SourceError(
             f"the {spec.title} tab has no {' / '.join(missing)} column "
             f"(row 1 has: {', '.join(h for h in header if h) or 'nothing'})"
         )
+    extra_names = _extra_names(spec, header, mapping, problems)
     rows = []
     for offset, raw in enumerate(cells[1:], start=2):
         if not any(str(c).strip() for c in raw):
@@ -139,24 +150,51 @@ def parse_tab(spec: TabSpec, cells: list[list[str]]) -> list[SheetRow]:
             text = str(cell).strip()
             if index in mapping:
                 values[mapping[index]] = text
-            elif spec.keep_extras and text and index < len(header) and header[index]:
-                extras[header[index]] = text
+            elif text and index in extra_names:
+                extras[extra_names[index]] = text
         rows.append(SheetRow(offset, values, extras))
     return rows
 
 
-def _map_header(spec: TabSpec, header: list[str]) -> dict[int, str]:
+def _map_header(spec: TabSpec, header: list[str], problems: list[RowProblem]) -> dict[int, str]:
     mapping: dict[int, str] = {}
-    seen: dict[str, str] = {}
+    seen: dict[str, int] = {}
     for index, title in enumerate(header):
         name = spec.columns.get(normalise_key(title)) if title else None
         if name is None:
             continue
         if name in seen:
-            raise SourceError(
-                f"the {spec.title} tab has two {spec.header_for(name)} columns "
-                f"({seen[name]!r} and {title!r}); delete or rename one"
-            )
-        seen[name] = title
+            first = seen[name]
+            problems.append(RowProblem(
+                spec.title, 1, title, "",
+                f"column {get_column_letter(index + 1)} is a second {spec.header_for(name)} column "
+                f"(the first is {header[first]!r}, column {get_column_letter(first + 1)}, which is "
+                "used); delete or rename one", skipped=False))
+            continue
+        seen[name] = index
         mapping[index] = name
     return mapping
+
+
+def _extra_names(spec: TabSpec, header: list[str], mapping: dict[int, str],
+                 problems: list[RowProblem]) -> dict[int, str]:
+    """Unknown columns by header; a repeated header gets its column letter, so no value is lost."""
+    if not spec.keep_extras:
+        return {}
+    names: dict[int, str] = {}
+    first: dict[str, int] = {}
+    for index, title in enumerate(header):
+        if not title or index in mapping:
+            continue
+        key = title.casefold()
+        if key in first:
+            names[index] = f"{title} (column {get_column_letter(index + 1)})"
+            problems.append(RowProblem(
+                spec.title, 1, title, "",
+                f"two columns are named {title!r} (columns {get_column_letter(first[key] + 1)} and "
+                f"{get_column_letter(index + 1)}); the second is kept as {names[index]!r}",
+                skipped=False))
+            continue
+        first[key] = index
+        names[index] = title
+    return names

@@ -6,9 +6,14 @@ sync and leaves the previous snapshot untouched; a bad row is skipped and
 listed. Every attempt is recorded as a SyncRun for the data-status page.
 
 One sync runs at a time, across processes: the worker, "Sync now" and the CLI
-take the "sync" lease first, and a sync that finds it taken is skipped (not
-recorded: nothing failed). Two snapshots applied at once would race for the same
-new keys.
+take the "sync" lease first, and a sync that finds it taken is skipped (recorded
+as skipped, so Data status shows it; nothing failed). Two snapshots applied at
+once would race for the same new keys. The lease is short and renewed while the
+sync runs, so a sync killed half-way blocks the next for a minute at most.
+
+No value in the sheet, and no error of a library, may stop syncing silently:
+whatever goes wrong is recorded as a failed run with one clear reason, and the
+next sync tries again on the normal interval.
 """
 
 from __future__ import annotations
@@ -31,10 +36,20 @@ from outreach.db import Database, database_reason
 from outreach.errors import OutreachError, SourceError
 from outreach.humanize import ago
 from outreach.inbound import import_inbound
-from outreach.models import Customer, Rep, SyncRun, TeamSetting
+from outreach.job_problems import reason_of
+from outreach.models import Customer, Lease, Rep, SyncRun, TeamSetting
 from outreach.sheet_source import SheetSource, Table
-from outreach.sheet_tabs import CUSTOMERS, INBOUND, READ_TABS, REPS, SETTINGS, RowProblem, parse_tab
-from outreach.team_settings import TeamSettings, parse_team_settings
+from outreach.sheet_tabs import (
+    CUSTOMERS,
+    INBOUND,
+    READ_TABS,
+    REPS,
+    SETTINGS,
+    RowProblem,
+    SheetRow,
+    parse_tab,
+)
+from outreach.team_settings import SettingProblem, TeamSettings, normalise_key, parse_team_settings
 from outreach.validation import (
     CustomerRecord,
     CustomerRows,
@@ -51,9 +66,8 @@ log = logging.getLogger(__name__)
 
 KEEP_SYNC_RUNS = 500
 SYNC_LEASE = "sync"
-# Longer than the slowest sync (100,000 rows, Google retrying for a minute or two), so a
-# live sync never loses it; a crashed one blocks the next for at most this long.
-SYNC_LEASE_TTL = timedelta(minutes=10)
+# Renewed every 20 s while a sync runs (lease.kept); a killed one blocks the next this long at most.
+SYNC_LEASE_TTL = timedelta(seconds=60)
 ANOTHER_SYNC = "another sync is already running (the worker, Sync now or the CLI); this one was skipped"
 
 
@@ -95,15 +109,15 @@ def read_snapshot(tables: dict[str, Table | None], base: TeamSettings | None = N
         if tables.get(spec.title) is None and not spec.optional:
             raise SourceError(f"the sheet has no {spec.title} tab")
     team, settings_values, problems = _read_settings(tables.get(SETTINGS.title), base)
-    rep_rows = parse_tab(REPS, tables[REPS.title] or [])
-    customer_rows = parse_tab(CUSTOMERS, tables[CUSTOMERS.title] or [])
+    rep_rows = parse_tab(REPS, tables[REPS.title] or [], problems)
+    customer_rows = parse_tab(CUSTOMERS, tables[CUSTOMERS.title] or [], problems)
     reps, rep_problems = validate_reps(rep_rows, team)
     rep_emails = {r.email for r in reps}
     customers = validate_customers(customer_rows, rep_emails, team, known)
     inbound: list[InboundRecord] = []
     inbound_problems: list[RowProblem] = []
     if tables.get(INBOUND.title) is not None:
-        inbound_rows = parse_tab(INBOUND, tables[INBOUND.title] or [])
+        inbound_rows = parse_tab(INBOUND, tables[INBOUND.title] or [], problems)
         inbound, inbound_problems = validate_inbound(inbound_rows, rep_emails, team)
     return Snapshot(team, settings_values, reps, customers, inbound,
                     problems + rep_problems + customers.problems + inbound_problems)
@@ -114,14 +128,34 @@ def _read_settings(
 ) -> tuple[TeamSettings, dict[str, str], list[RowProblem]]:
     if cells is None:
         return base or TeamSettings(), {}, []
-    rows = parse_tab(SETTINGS, cells)
-    pairs = [(r.get("key"), r.get("value"), r.number) for r in rows if r.get("key")]
+    problems: list[RowProblem] = []
+    rows = parse_tab(SETTINGS, cells, problems)
+    pairs, repeated = _first_of_each_key(rows)
     team, refused = parse_team_settings(pairs, base)
-    problems = [RowProblem(SETTINGS.title, p.row or 0, p.key, p.value, p.reason, skipped=False)
-                for p in refused]
+    problems += [RowProblem(SETTINGS.title, p.row or 0, p.key, p.value, p.reason, skipped=False)
+                 for p in [*repeated, *refused]]
     refused_rows = {p.row for p in refused}
     accepted = {key: value for key, value, row in pairs if row not in refused_rows and value}
     return team, accepted, problems
+
+
+def _first_of_each_key(rows: list[SheetRow]) -> tuple[list[tuple[str, str, int]], list[SettingProblem]]:
+    """Each setting from the first row naming it; a later row with the same key is named, not used."""
+    pairs: list[tuple[str, str, int]] = []
+    repeated: list[SettingProblem] = []
+    first: dict[str, int] = {}
+    for row in rows:
+        key = row.get("key")
+        if not key:
+            continue
+        normal = normalise_key(key)
+        if normal in first:
+            repeated.append(SettingProblem(key, row.get("value"), f"already set on row {first[normal]}; "
+                                           "this row is ignored (delete one)", row.number))
+            continue
+        first[normal] = row.number
+        pairs.append((key, row.get("value"), row.number))
+    return pairs, repeated
 
 
 def sync_now(db: Database, open_source: Callable[[], SheetSource], now: datetime, *,
@@ -133,8 +167,8 @@ def sync_now(db: Database, open_source: Callable[[], SheetSource], now: datetime
     """
     try:
         source = open_source()
-    except OutreachError as exc:
-        result = SyncResult(ok=False, source="the sheet", error=str(exc))
+    except Exception as exc:  # an OutreachError says why; anything else is named by its type
+        result = SyncResult(ok=False, source="the sheet", error=_reason(exc, "opening the sheet failed"))
         _record_run(db, result, now)
         return result
     return run_sync(db, source, now, write_back=write_back)
@@ -151,9 +185,12 @@ def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bo
         with db.session() as session, session.begin():
             claimed = lease.acquire(session, SYNC_LEASE, holder, now, SYNC_LEASE_TTL)
         if not claimed:
-            return SyncResult(ok=False, source=source.label, error=ANOTHER_SYNC, busy=True)
+            result = SyncResult(ok=False, source=source.label, error=ANOTHER_SYNC, busy=True)
+            _record_run(db, result, now)
+            return result
         try:
-            return _sync_holding_the_lease(db, source, now, write_back)
+            with lease.kept(db, SYNC_LEASE, holder, now, SYNC_LEASE_TTL):
+                return _sync_holding_the_lease(db, source, now, write_back)
         finally:
             _release_lease(db, holder)
     except SQLAlchemyError as exc:
@@ -162,6 +199,19 @@ def run_sync(db: Database, source: SheetSource, now: datetime, *, write_back: bo
             "is kept and the next sync tries again"))
         _record_run(db, result, now)
         return result
+    except Exception as exc:  # a library's surprise (a value it cannot hold, a corrupt file)
+        log.exception("the sync from %s stopped", source.label)
+        result = SyncResult(ok=False, source=source.label, error=_reason(
+            exc, "the sync stopped", "; the previous snapshot is kept and the next sync tries again"))
+        _record_run(db, result, now)
+        return result
+
+
+def _reason(exc: Exception, what: str, then: str = "") -> str:
+    """Our own errors read as they are; anything else is named by its type and first line."""
+    if isinstance(exc, OutreachError):
+        return str(exc)
+    return f"{what} ({reason_of(exc)}){then}"
 
 
 def _sync_holding_the_lease(db: Database, source: SheetSource, now: datetime,
@@ -170,8 +220,12 @@ def _sync_holding_the_lease(db: Database, source: SheetSource, now: datetime,
     try:
         tables = source.read_tabs([t.title for t in READ_TABS] + list(BUILDERS))
         snapshot = read_snapshot(tables, known=known_customers(db))
-    except OutreachError as exc:
-        result.error = str(exc)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, OutreachError):
+            log.exception("reading %s failed", source.label)
+        result.error = _reason(exc, f"cannot read {source.label}")
         _record_run(db, result, now)
         return result
     result.source = source.label  # a Google Sheet's title is known once read
@@ -203,9 +257,15 @@ def _write_back(db: Database, source: SheetSource, team: TeamSettings,
         if changed:
             source.write_tabs(changed)
         result.written_tabs = list(changed)
-    except (OutreachError, SQLAlchemyError) as exc:
+    except Exception as exc:
         # The snapshot is in; only the report to the sheet is late. Say so, try next time.
-        reason = database_reason(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
+        if isinstance(exc, SQLAlchemyError):
+            reason = database_reason(exc)
+        elif isinstance(exc, OutreachError):
+            reason = str(exc)
+        else:
+            log.exception("writing back to %s failed", source.label)
+            reason = reason_of(exc)
         result.error = f"writing back to the sheet failed: {reason}"
         log.warning("%s", result.error)
 
@@ -336,7 +396,7 @@ def _store_run(db: Database, result: SyncResult, now: datetime) -> None:
     with db.session() as session, session.begin():
         session.add(SyncRun(
             started_at=now, finished_at=now, source=result.source, ok=result.ok,
-            error=result.error, counts=result.counts,
+            skipped=result.busy, error=result.error, counts=result.counts,
             problems=[p.as_dict() for p in result.problems],
         ))
         session.flush()
@@ -355,8 +415,10 @@ def customer_count(session: Session) -> int:
 class SyncStatus:
     """What the app says about the sheet: when it was last read, and what is wrong now."""
 
-    last_run: SyncRun | None
+    last_run: SyncRun | None  # the last sync that ran (skipped ones are not runs)
     last_good: SyncRun | None
+    skipped: SyncRun | None = None  # a later sync skipped because another held the lease
+    running_beat: datetime | None = None  # the last heartbeat of the sync running now, if one is
 
     @property
     def failing(self) -> bool:
@@ -371,11 +433,31 @@ class SyncStatus:
         """ "5 minutes ago", or "never": how old the snapshot everyone works from is."""
         return ago(self.last_good.started_at, now) if self.last_good is not None else "never"
 
+    def skipped_note(self, now: datetime) -> str | None:
+        """ "Sync skipped 2 minutes ago: …", while no sync has run since."""
+        if self.skipped is None:
+            return None
+        running = (f" (still running, last heard from {ago(self.running_beat, now)})"
+                   if self.running_beat is not None else "")
+        return (f"Sync skipped {ago(self.skipped.started_at, now)}: another sync was "
+                f"running{running}. A sync that dies is taken over within "
+                f"{int(SYNC_LEASE_TTL.total_seconds())} seconds.")
 
-def sync_status(session: Session) -> SyncStatus:
-    last = session.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(1)).first()
-    if last is None or last.ok:
-        return SyncStatus(last, last)
-    good = session.scalars(
-        select(SyncRun).where(SyncRun.ok.is_(True)).order_by(SyncRun.id.desc()).limit(1)).first()
-    return SyncStatus(last, good)
+
+def sync_status(session: Session, now: datetime | None = None) -> SyncStatus:
+    ran = select(SyncRun).where(SyncRun.skipped.is_(False)).order_by(SyncRun.id.desc()).limit(1)
+    last = session.scalars(ran).first()
+    good = last if last is None or last.ok else session.scalars(
+        ran.where(SyncRun.ok.is_(True))).first()
+    skipped = session.scalars(select(SyncRun).where(
+        SyncRun.skipped.is_(True), SyncRun.id > (last.id if last is not None else 0))
+        .order_by(SyncRun.id.desc()).limit(1)).first()
+    return SyncStatus(last, good, skipped, _running_beat(session, now))
+
+
+def _running_beat(session: Session, now: datetime | None) -> datetime | None:
+    held = session.execute(select(Lease.heartbeat_at, Lease.expires_at)
+                           .where(Lease.name == SYNC_LEASE)).first()
+    if held is None or now is None or held.expires_at <= now:
+        return None
+    return held.heartbeat_at

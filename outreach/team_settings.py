@@ -113,32 +113,50 @@ def _parse_workdays(raw: str) -> frozenset[int]:
     return frozenset(days)
 
 
-def _parse_positive_int(raw: str) -> int:
-    value = int(Decimal(raw.strip()))
-    if value < 0 or Decimal(raw.strip()) != value:
-        raise ValueError("expected a whole number, 0 or more")
-    return value
+def parse_whole_number(raw: str, low: int, high: int) -> int:
+    """A whole number inside [low, high]: "3" and "3.0" are 3; "3.5", "1e9", "three" are refused.
+
+    Every count a manager types is bounded, so a typo like 1e9 is named here instead of
+    overflowing a date computation in every later tick.
+    """
+    try:
+        number = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"expected a whole number from {low} to {high}") from None
+    if not number.is_finite() or number != number.to_integral_value() or not low <= number <= high:
+        raise ValueError(f"expected a whole number from {low} to {high}")
+    return int(number)
 
 
-def _parse_duration(raw: str) -> timedelta:
-    """'5', '5m', '15 min', '4h', '1d' -> timedelta (bare numbers are minutes)."""
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    return lambda raw: parse_whole_number(raw, low, high)
+
+
+def _parse_duration(raw: str, longest: timedelta = timedelta(days=30), why: str = "") -> timedelta:
+    """'5', '5m', '15 min', '4h', '1d' -> timedelta (bare numbers are minutes), at most ``longest``."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|mins|minutes?|h|hr|hrs|hours?|d|days?)?",
                          raw.strip().lower())
     if not match:
         raise ValueError("expected a duration like 15m, 4h or 1d")
     amount, unit = float(match[1]), (match[2] or "m")[0]
-    return timedelta(minutes=amount * {"m": 1, "h": 60, "d": 1440}[unit])
+    minutes = amount * {"m": 1, "h": 60, "d": 1440}[unit]
+    if minutes > longest.total_seconds() / 60:
+        raise ValueError(f"at most {_readable(longest)}{why}")
+    return timedelta(minutes=minutes)
+
+
+def _readable(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 1440}d" if minutes % 1440 == 0 else f"{minutes}m"
 
 
 MAX_BATCH_WINDOW = timedelta(hours=1)
+MAX_DAILY_CALLS = 50
 
 
 def _parse_batch_window(raw: str) -> timedelta:
-    window = _parse_duration(raw)
-    if window > MAX_BATCH_WINDOW:
-        # Folding in reminders due later sends them early: an hour early is still useful, a day is not.
-        raise ValueError("at most 60m: a larger window sends reminders far too early")
-    return window
+    # Folding in reminders due later sends them early: an hour early is still useful, a day is not.
+    return _parse_duration(raw, MAX_BATCH_WINDOW, ": a larger window sends reminders far too early")
 
 
 def _parse_durations(raw: str) -> tuple[timedelta, ...]:
@@ -198,13 +216,16 @@ def _parse_email(raw: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+MAX_DEAL_VALUE = 10**9  # larger is a typo, and would swamp every "value at risk" sum
+
+
 def _parse_money(raw: str) -> Decimal:
     try:
         value = Decimal(re.sub(r"[,$€£\s]", "", raw))
     except InvalidOperation:
         raise ValueError("expected an amount like 2500") from None
-    if value < 0:
-        raise ValueError("expected an amount of 0 or more")
+    if not value.is_finite() or not 0 <= value <= MAX_DEAL_VALUE:
+        raise ValueError(f"expected an amount from 0 to {MAX_DEAL_VALUE:,}")
     return value
 
 
@@ -233,9 +254,9 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
                        "Public holidays skipped for calls and reminders (US; 'none' for none)."),
     "holidaysubdivision": (("holiday_subdivision",), _parse_text,
                            "State or province for regional holidays (e.g. CA)."),
-    "referralcooldowndays": (("referral_cooldown_days",), _parse_positive_int,
+    "referralcooldowndays": (("referral_cooldown_days",), _whole_number(0, 3650),
                              "Days before a customer is asked for referrals again (90)."),
-    "dailycalls": (("daily_calls",), _parse_positive_int,
+    "dailycalls": (("daily_calls",), _whole_number(0, MAX_DAILY_CALLS),
                    "Default calls per rep per day when the Reps tab leaves it blank (3)."),
     "timezone": (("time_zone",), _parse_zone,
                  "Default time zone for reps without one (America/New_York)."),
@@ -249,7 +270,7 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
                             "(5m; at most 60m)."),
     "ccmanagerafter": (("cc_manager_after",), _parse_duration,
                        "Copy the rep's manager on reminders from this lead age on (60m)."),
-    "escalationbusinessdays": (("escalation_business_days",), _parse_positive_int,
+    "escalationbusinessdays": (("escalation_business_days",), _whole_number(0, 60),
                                "Business days without a conversation before the manager is "
                                "asked to reassign (2)."),
     "appurl": (("app_url",), _parse_url, "Address of the app, used in e-mail links."),

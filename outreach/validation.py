@@ -19,10 +19,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from outreach.phones import to_e164
 from outreach.sheet_tabs import CUSTOMERS, INBOUND, REPS, RowProblem, SheetRow
-from outreach.team_settings import TeamSettings, parse_time_zone
+from outreach.team_settings import MAX_DAILY_CALLS, TeamSettings, parse_time_zone, parse_whole_number
 
 _YES = {"yes", "y", "true", "x", "1", "✓", "✔"}
 _NO = {"no", "n", "false", "0", ""}
+ROLES = ("rep", "manager")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,9 @@ class InboundRecord:
     owner_email: str | None
     extra: dict[str, str]
     row: int = field(compare=False)
+    # The phone exactly as typed when it is not a number we can dial ("check the number").
+    phone_as_typed: str = ""
+    received: datetime | None = None  # the Timestamp read in the team's zone; None: unreadable
     # Keys a lead from this row may already carry: its e-mail's key from before a phone was
     # added, and the key of versions that hashed the whole row (see legacy_inbound_key).
     earlier_keys: tuple[str, ...] = field(default=(), compare=False)
@@ -181,33 +185,43 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
         email = _email(check, row.get("email"), required=True)
         if email and email in seen:
             check.skip("Email", row.get("email"), f"same e-mail as row {seen[email]}")
-        zone = team.time_zone
-        if row.get("time_zone"):
-            try:
-                zone = parse_time_zone(row.get("time_zone"))
-            except ValueError as exc:
-                check.skip("Time Zone", row.get("time_zone"), str(exc))
-        daily_calls = team.daily_calls
-        if row.get("daily_calls"):
-            try:
-                daily_calls = int(row.get("daily_calls"))
-                if not 0 <= daily_calls <= 50:
-                    raise ValueError
-            except ValueError:
-                check.skip("Daily Calls", row.get("daily_calls"), "is not a whole number from 0 to 50")
+        zone = _rep_zone(check, row.get("time_zone"), team)
+        daily_calls = _rep_daily_calls(check, row.get("daily_calls"), team)
         active = parse_yes_no(row.get("active") or "yes")
         if active is None:
-            check.skip("Active", row.get("active"), "expected yes or no")
+            check.warn("Active", row.get("active"), "expected yes or no; treated as yes")
+            active = True
         role = (row.get("role") or "rep").lower()
-        if role not in ("rep", "manager"):
-            check.skip("Role", row.get("role"), "expected rep or manager")
-        manager = _email(check, row.get("manager"), column="Manager")
+        if role not in ROLES:
+            check.warn("Role", row.get("role"), "expected rep or manager; treated as rep")
+            role = "rep"
+        manager = _optional_email(check, row.get("manager"), "Manager")
         if check.bad or email is None:
             continue
         seen[email] = row.number
         records.append(RepRecord(email, name, zone, daily_calls, bool(active), role, manager, row.number))
     _check_managers(records, problems)
     return records, problems
+
+
+def _rep_zone(check: _Row, raw: str, team: TeamSettings) -> str:
+    if not raw:
+        return team.time_zone
+    try:
+        return parse_time_zone(raw)
+    except ValueError as exc:
+        check.warn("Time Zone", raw, f"{exc}; the team's {team.time_zone} is used")
+        return team.time_zone
+
+
+def _rep_daily_calls(check: _Row, raw: str, team: TeamSettings) -> int:
+    if not raw:
+        return team.daily_calls
+    try:
+        return parse_whole_number(raw, 0, MAX_DAILY_CALLS)
+    except ValueError as exc:
+        check.warn("Daily Calls", raw, f"{exc}; the team's {team.daily_calls} is used")
+        return team.daily_calls
 
 
 def _check_managers(records: list[RepRecord], problems: list[RowProblem]) -> None:
@@ -229,6 +243,26 @@ def _email(check: _Row, raw: str, *, required: bool = False, column: str = "Emai
     except ValueError as exc:
         check.skip(column, raw, f"is not an e-mail address ({exc})")
         return None
+
+
+def _optional_email(check: _Row, raw: str, column: str = "Email") -> str | None:
+    """An e-mail the row can do without: a bad one is named and left out, the row kept."""
+    if not raw:
+        return None
+    try:
+        return normalise_email(raw)
+    except ValueError as exc:
+        check.warn(column, raw, f"is not an e-mail address ({exc}); left out")
+        return None
+
+
+def _owner(check: _Row, raw: str, rep_emails: set[str], instead: str) -> str | None:
+    """The row's owner if they are on the Reps tab; otherwise named, and ``instead`` happens."""
+    owner = _optional_email(check, raw, "Owner")
+    if owner and owner not in rep_emails:
+        check.warn("Owner", raw, f"is not a rep on the Reps tab; {instead}")
+        return None
+    return owner
 
 
 def _phone(check: _Row, raw: str, region: str) -> str | None:
@@ -309,12 +343,10 @@ def _customer(
     phone = _phone(check, row.get("phone"), team.phone_region)
     if phone and phone in first_rows.phones:
         check.skip("Phone", row.get("phone"), f"same phone as row {first_rows.phones[phone]}")
-    email = _email(check, row.get("email"))
+    email = _optional_email(check, row.get("email"))
     if email and email in first_rows.emails:
         check.skip("Email", row.get("email"), f"same e-mail as row {first_rows.emails[email]}")
-    owner = _email(check, row.get("owner"), column="Owner")
-    if owner and owner not in rep_emails:
-        check.skip("Owner", row.get("owner"), "is not a rep on the Reps tab")
+    owner = _owner(check, row.get("owner"), rep_emails, "goes to the shared pool")
     keys = [f"id:{customer_id}" if customer_id else None,
             f"phone:{phone}" if phone else None,
             f"email:{email}" if email else None]
@@ -375,27 +407,72 @@ def validate_inbound(
         first, last = row.get("first_name"), row.get("last_name")
         if not (first or last):
             check.skip("First Name", "", "name is missing")
-        phone = _phone(check, row.get("phone"), team.phone_region)
-        email = _email(check, row.get("email"))
-        if not (phone or email) and not check.bad:
+        phone, unreadable = _caller_phone(check, row.get("phone"), team.phone_region)
+        email = _optional_email(check, row.get("email"))
+        if not (phone or email or unreadable) and not check.bad:
             check.skip("Phone", "", "a lead needs a phone or an e-mail to follow up")
-        owner = _email(check, row.get("owner"), column="Owner")
-        if owner and owner not in rep_emails:
-            check.warn("Owner", row.get("owner"), "is not a rep on the Reps tab; assigned automatically")
-            owner = None
+        owner = _owner(check, row.get("owner"), rep_emails, "assigned automatically")
         if check.bad:
             continue
         stamp = row.get("timestamp")
-        key = numbered(inbound_key(stamp, phone, email))
+        named = " ".join(f"{first} {last}".lower().split())
+        key = numbered(inbound_key(stamp, phone, email, named))
         earlier = [numbered(inbound_key(stamp, None, email))] if phone and email else []
+        if phone or email:  # it may have been imported with a misspelt number and no e-mail
+            earlier.append(numbered(inbound_key(stamp, None, None, named)))
         records.append(InboundRecord(
-            key=key, submitted_at=stamp,
+            key=key, submitted_at=stamp, received=_received(check, stamp, team),
             first_name=first or last, last_name=last if first else "",
-            phone=phone, email=email, heard_about=row.get("heard_about"),
+            phone=phone, phone_as_typed=unreadable, email=email, heard_about=row.get("heard_about"),
             reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
             earlier_keys=(*earlier, numbered(legacy_inbound_key(row))),
         ))
     return records, problems
+
+
+_STAMP_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
+_STAMP_MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")  # Google Forms in a US locale
+_STAMP_DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
+# A form's Timestamp outside these years is a typo; measuring speed-to-lead (or counting
+# business days for an escalation) from it would be nonsense, or overflow.
+_PLAUSIBLE_YEARS = range(2000, 2101)
+
+
+def parse_timestamp(stamp: str, team: TeamSettings) -> datetime:
+    """A form's Timestamp as an aware time in the team's zone; ValueError(reason) otherwise."""
+    month_first = team.phone_region in ("US", "CA")
+    formats = _STAMP_ISO + ((_STAMP_MONTH_FIRST + _STAMP_DAY_FIRST) if month_first
+                            else (_STAMP_DAY_FIRST + _STAMP_MONTH_FIRST))
+    for fmt in formats:
+        try:
+            local = datetime.strptime(stamp.strip(), fmt)
+        except ValueError:
+            continue
+        if local.year not in _PLAUSIBLE_YEARS:
+            raise ValueError("is not a plausible date")
+        return local.replace(tzinfo=team.zone)
+    raise ValueError("is not a date and time like 2026-03-02 14:05")
+
+
+def _received(check: _Row, stamp: str, team: TeamSettings) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return parse_timestamp(stamp, team)
+    except ValueError as exc:
+        check.warn("Timestamp", stamp, f"{exc}; the time the row was read is used")
+        return None
+
+
+def _caller_phone(check: _Row, raw: str, region: str) -> tuple[str | None, str]:
+    """(E.164 phone, "") or (None, what was typed): a typo never loses the caller."""
+    if not raw:
+        return None, ""
+    try:
+        return to_e164(raw, region), ""
+    except ValueError as exc:
+        check.warn("Phone", raw, f"{exc}; the lead is kept, flagged to check the number")
+        return None, raw
 
 
 class _Occurrences:
@@ -409,14 +486,15 @@ class _Occurrences:
         return f"{base}:{self._counts[base]}"
 
 
-def inbound_key(timestamp: str, phone: str | None, email: str | None) -> str:
+def inbound_key(timestamp: str, phone: str | None, email: str | None, name: str = "") -> str:
     """An enquiry's identity: the form's Timestamp and the normalised phone, else e-mail.
 
-    Free text (names, "Why are you calling") is left out, so correcting a note or
-    reformatting a phone never makes a second lead; the row number is left out, so
-    inserting or deleting rows above it does not either.
+    Free text ("Why are you calling") is left out, so correcting a note or reformatting a
+    phone never makes a second lead; the row number is left out, so inserting or deleting
+    rows above it does not either. Only a caller with neither a readable phone nor an
+    e-mail is known by name.
     """
-    contact = f"phone:{phone}" if phone else f"email:{email}"
+    contact = f"phone:{phone}" if phone else f"email:{email}" if email else f"name:{name}"
     stamp = " ".join(timestamp.split()).lower()
     return hashlib.sha256(f"{stamp}\x1f{contact}".encode()).hexdigest()[:32]
 

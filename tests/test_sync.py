@@ -82,14 +82,15 @@ def test_bad_rows_are_named_and_skipped_good_rows_import(sheet: ManagerSheet, da
     problems = {(p.row, p.column): p for p in result.problems}
     assert problems[(5, "First Name")].reason == "name is missing"
     assert problems[(6, "Phone")].value == "555-CALL-NOW-PLEASE"
-    assert "not an e-mail address" in problems[(7, "Email")].reason
-    assert problems[(8, "Owner")].reason == "is not a rep on the Reps tab"
+    assert "not an e-mail address" in problems[(7, "Email")].reason  # kept without it
+    assert problems[(8, "Owner")].reason == "is not a rep on the Reps tab; goes to the shared pool"
     assert problems[(9, "Customer ID")].reason == "same Customer ID as row 2"
     assert problems[(10, "Phone")].reason == "same phone as row 2"
-    assert all(p.tab == "Customers" and p.skipped for p in result.problems if p.row < 11)
+    assert all(p.tab == "Customers" and p.skipped for p in result.problems if p.row in (5, 6, 9, 10))
+    assert not any(problems[cell].skipped for cell in ((7, "Email"), (8, "Owner")))
     assert not problems[(11, "Customer Since")].skipped  # imported without the odd date
     assert problems[(11, "Do Not Call")].reason.startswith("expected yes/no; treated as yes")
-    assert set(customers(database)) == {"id:C1", "id:C2", "id:C3", "id:C10"}
+    assert set(customers(database)) == {"id:C1", "id:C2", "id:C3", "id:C6", "id:C7", "id:C10"}
     assert str(problems[(6, "Phone")]).startswith("Customers row 6, Phone '555-CALL-NOW-PLEASE'")
 
 
@@ -116,8 +117,9 @@ def test_reps_tab_problems_are_named(sheet: ManagerSheet, database: Database) ->
     result = sync(sheet, database)
     reasons = {(p.row, p.column): p.reason for p in result.problems}
     assert reasons[(5, "Time Zone")].startswith("not an IANA time zone")
-    assert reasons[(6, "Daily Calls")] == "is not a whole number from 0 to 50"
+    assert reasons[(6, "Daily Calls")] == "expected a whole number from 0 to 50; the team's 3 is used"
     assert reasons[(7, "Email")] == "same e-mail as row 3"
+    assert {p.row for p in result.problems if p.skipped} == {7}  # Cy and Di keep their rows
 
 
 def test_headers_match_ignoring_case_spaces_and_order(sheet: ManagerSheet, database: Database) -> None:
@@ -385,15 +387,16 @@ def sync_runs(db: Database) -> list[SyncRun]:
         return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
 
 
-def test_a_sync_while_another_runs_is_skipped_and_not_recorded(
+def test_a_sync_while_another_runs_is_skipped_and_recorded_as_skipped(
         sheet: ManagerSheet, database: Database) -> None:
     with database.session() as session, session.begin():
         assert lease.acquire(session, SYNC_LEASE, "worker on another machine", NOW, SYNC_LEASE_TTL)
-    busy = run_sync(database, sheet.source, NOW + timedelta(minutes=1))
+    busy = run_sync(database, sheet.source, NOW + timedelta(seconds=30))
     assert not busy.ok and busy.busy
     assert busy.error == ("another sync is already running (the worker, Sync now or the CLI); "
                           "this one was skipped")
-    assert sync_runs(database) == [] and customers(database) == {}
+    assert [(r.skipped, r.error) for r in sync_runs(database)] == [(True, busy.error)]
+    assert customers(database) == {}
     # The other holder died mid-sync: its lease runs out and syncing resumes.
     sync(sheet, database, NOW + SYNC_LEASE_TTL + timedelta(seconds=1))
     assert len(customers(database)) == 3
@@ -416,7 +419,8 @@ def test_syncs_started_together_never_raise_or_duplicate(
     assert len(results) == 3
     assert all(r.ok or r.busy for r in results), [r.error for r in results]
     assert len(customers(database)) == 3
-    assert len(sync_runs(database)) == sum(r.ok for r in results) >= 1
+    assert len([r for r in sync_runs(database) if not r.skipped]) == sum(r.ok for r in results) >= 1
+    assert len(sync_runs(database)) == 3  # the skipped ones too, for Data status
 
 
 def refuse_new_customers(db: Database) -> None:

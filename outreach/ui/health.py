@@ -6,7 +6,7 @@ should learn that the worker stopped before a rep's leads go cold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,9 +14,9 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy.orm import Session
 
-from outreach import lease
+from outreach import job_problems, lease
 from outreach.humanize import ago
-from outreach.models import OutboxMessage
+from outreach.models import JobProblem, OutboxMessage
 from outreach.outbox import recent_messages
 from outreach.sync import SyncStatus, sync_status
 from outreach.ui.text import md_escape
@@ -28,14 +28,16 @@ class Health:
     sync: SyncStatus
     heartbeat: tuple[str, datetime] | None  # (worker, when)
     mail_failures: list[OutboxMessage]
+    set_aside: list[JobProblem] = field(default_factory=list)  # what a job could not do lately
 
     def worker_alive(self, now: datetime) -> bool:
         return scheduler_alive(self.heartbeat[1] if self.heartbeat else None, now)
 
 
-def read_health(session: Session, failures: int = 20) -> Health:
-    return Health(sync=sync_status(session), heartbeat=lease.last_heartbeat(session, LEASE_NAME),
-                  mail_failures=recent_messages(session, limit=failures, statuses=["failed"]))
+def read_health(session: Session, now: datetime, failures: int = 20) -> Health:
+    return Health(sync=sync_status(session, now), heartbeat=lease.last_heartbeat(session, LEASE_NAME),
+                  mail_failures=recent_messages(session, limit=failures, statuses=["failed"]),
+                  set_aside=job_problems.recent(session, now))
 
 
 def health_summary(health: Health, now: datetime) -> None:
@@ -50,7 +52,10 @@ def health_summary(health: Health, now: datetime) -> None:
         skipped = len(health.sync.last_run.problems)
         sheet.success(f"Sheet: synced {ago(health.sync.last_run.started_at, now)}"
                       + (f", {skipped} row(s) need attention" if skipped else ""), icon=":material/sync:")
-    if health.worker_alive(now):
+    if health.worker_alive(now) and health.set_aside:
+        worker.warning(f"Worker: alive; {len(health.set_aside)} set aside lately, each failing on its own "
+                       "(see Data status)", icon=":material/favorite:")
+    elif health.worker_alive(now):
         worker.success(f"Worker: alive, last heartbeat {ago(health.heartbeat[1], now)}",
                        icon=":material/favorite:")
     elif health.heartbeat is None:
@@ -75,4 +80,17 @@ def mail_failures_table(health: Health, zone: ZoneInfo) -> None:
         "when": m.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "kind": m.kind, "to": m.to_email, "subject": m.subject, "attempts": m.attempts,
         "reason": m.last_error or ""} for m in health.mail_failures]),
+        hide_index=True, width="stretch")
+
+
+def set_aside_table(health: Health, zone: ZoneInfo) -> None:
+    """What the worker could not do for one lead or person, while the rest went on."""
+    if not health.set_aside:
+        return
+    st.subheader("Set aside by the worker")
+    st.caption("Each of these failed on its own; everything else was sent. Fix the lead (or tell "
+               "whoever runs the app) and it is tried again within the hour.")
+    st.dataframe(pd.DataFrame([{
+        "last seen": p.last_seen_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), "job": p.job,
+        "what": p.subject, "reason": p.reason, "times": p.times} for p in health.set_aside]),
         hide_index=True, width="stretch")

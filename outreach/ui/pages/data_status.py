@@ -13,7 +13,7 @@ from outreach.errors import OutreachError
 from outreach.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
-from outreach.ui.health import health_summary, mail_failures_table, read_health
+from outreach.ui.health import health_summary, mail_failures_table, read_health, set_aside_table
 
 
 def sync_now_button() -> None:
@@ -47,13 +47,17 @@ def render() -> None:
     sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
-        health = read_health(session)
+        health = read_health(session, now)
     health_summary(health, now)
     sheet_details(health.sync, now)
+    set_aside_table(health, ZoneInfo(viewer.time_zone))
     mail_failures_table(health, ZoneInfo(viewer.time_zone))
 
 
 def sheet_details(status: SyncStatus, now: datetime) -> None:
+    skipped = status.skipped_note(now)
+    if skipped:
+        st.info(skipped, icon=":material/sync_lock:")
     if status.last_run is None:
         st.info("The sheet has not been read yet. Press **Sync now**.")
         return

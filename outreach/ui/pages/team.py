@@ -172,7 +172,7 @@ def render() -> None:
     with runtime.db.session() as session:
         team = team_settings(session)
         reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
-        health = read_health(session)
+        health = read_health(session, now)
     st.title("Team")
     flash()
     linked_lead(viewer, reps, team)

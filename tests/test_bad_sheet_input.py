@@ -1,0 +1,307 @@
+"""No value in the manager's sheet stops the sync, or quietly loses a row (issue 12).
+
+Each story runs on a local workbook and on Google (the fixtures of test_sync). A bad cell
+is named (tab, row, column, reason); the row is kept with the default when it is still
+usable, and skipped only when it is not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from outreach import lease
+from outreach.db import Database
+from outreach.models import Customer, Lead, OutboxMessage, Rep, SyncRun
+from outreach.runtime import team_settings
+from outreach.sheet_source import WorkbookSource
+from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
+from tests.sheets import CUSTOMERS, INBOUND, REPS, ManagerSheet, WorkbookSheet, team_tabs
+from tests.test_sync import NOW, sheet, sync
+
+__all__ = ["sheet"]  # the fixture, imported for pytest to find
+
+
+def problems_by_cell(result) -> dict[tuple[str, int, str], object]:  # type: ignore[no-untyped-def]
+    return {(p.tab, p.row, p.column): p for p in result.problems}
+
+
+def reps(db: Database) -> dict[str, Rep]:
+    with db.session() as session:
+        return {r.email: r for r in session.scalars(select(Rep))}
+
+
+def customers(db: Database) -> dict[str, Customer]:
+    with db.session() as session:
+        return {c.first_name: c for c in session.scalars(select(Customer).where(Customer.active))}
+
+
+def leads(db: Database) -> list[Lead]:
+    with db.session() as session:
+        return list(session.scalars(select(Lead).order_by(Lead.id)))
+
+
+def runs(db: Database) -> list[SyncRun]:
+    with db.session() as session:
+        return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
+
+
+# -- 3. one bad cell never removes a whole row --------------------------------------------------
+
+@pytest.mark.parametrize("daily_calls", ["-5", "1e9", "three", "3.5"])
+def test_a_rep_with_a_bad_cell_keeps_their_row_and_customers(
+        sheet: ManagerSheet, database: Database, daily_calls: str) -> None:
+    rows = [r[:] for r in REPS]
+    rows[2][2:4] = ["Mars/Olympus", daily_calls]  # Ann's Time Zone and Daily Calls
+    sheet.set_tab("Reps", rows)
+    result = sync(sheet, database)
+    cells = problems_by_cell(result)
+    zone, calls = cells[("Reps", 3, "Time Zone")], cells[("Reps", 3, "Daily Calls")]
+    assert zone.reason == ("not an IANA time zone (e.g. America/New_York); the team's "
+                           "America/New_York is used") and not zone.skipped
+    assert calls.reason == "expected a whole number from 0 to 50; the team's 3 is used"
+    assert not calls.skipped and calls.value == daily_calls
+    ann = reps(database)["ann@example.com"]
+    assert (ann.active, ann.time_zone, ann.daily_calls) == (True, "America/New_York", 3)
+    assert customers(database)["Carla"].owner_email == "ann@example.com"
+
+
+def test_a_bad_role_or_active_cell_falls_back_to_the_default(sheet: ManagerSheet, database: Database) -> None:
+    rows = [r[:] for r in REPS]
+    rows[3][4:6] = ["sometimes", "boss"]  # Bob's Active and Role
+    sheet.set_tab("Reps", rows)
+    result = sync(sheet, database)
+    cells = problems_by_cell(result)
+    assert cells[("Reps", 4, "Active")].reason == "expected yes or no; treated as yes"
+    assert cells[("Reps", 4, "Role")].reason == "expected rep or manager; treated as rep"
+    bob = reps(database)["bob@example.com"]
+    assert (bob.active, bob.role) == (True, "rep")  # never a manager by accident
+
+
+def test_a_customer_with_a_bad_email_or_unknown_owner_stays_on_the_call_lists(
+        sheet: ManagerSheet, database: Database) -> None:
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][5] = "carla@@example"  # Carla's e-mail
+    rows[3][6] = "zed@example.com"  # Fay's owner is not on the Reps tab
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database)
+    cells = problems_by_cell(result)
+    email, owner = cells[("Customers", 2, "Email")], cells[("Customers", 4, "Owner")]
+    assert email.reason.startswith("is not an e-mail address (") and email.reason.endswith("; left out")
+    assert owner.reason == "is not a rep on the Reps tab; goes to the shared pool"
+    assert not email.skipped and not owner.skipped
+    found = customers(database)
+    assert (found["Carla"].email, found["Carla"].owner_email) == (None, "ann@example.com")
+    assert (found["Fay"].owner_email, found["Fay"].phone) == (None, "+12125550103")
+    # The next sync (rows unchanged) lists them again and keeps both customers.
+    again = sync(sheet, database, NOW + timedelta(minutes=1))
+    assert {("Customers", 2, "Email"), ("Customers", 4, "Owner")} <= set(problems_by_cell(again))
+    assert set(customers(database)) == {"Carla", "Dev", "Fay"}
+
+
+def test_rows_that_cannot_be_used_are_still_skipped(sheet: ManagerSheet, database: Database) -> None:
+    rows = [r[:] for r in REPS] + [["", "nameless@example.com", "", "", "", "", ""],
+                                   ["No Email", "not-an-address", "", "", "", "", ""]]
+    sheet.set_tab("Reps", rows)
+    cells = problems_by_cell(sync(sheet, database))
+    assert cells[("Reps", 5, "Name")].skipped and cells[("Reps", 6, "Email")].skipped
+    assert set(reps(database)) == {"maya@example.com", "ann@example.com", "bob@example.com"}
+
+
+# -- 4. an inbound caller is never lost ---------------------------------------------------------
+
+def inbound(*rows: list[str]) -> list[list[str]]:
+    return [INBOUND[0][:], *rows]
+
+
+def test_a_caller_with_a_misspelt_phone_and_no_email_becomes_a_flagged_lead(
+        sheet: ManagerSheet, database: Database) -> None:
+    typo = ["2026-11-16 08:55:00", "Rita", "Ruiz", "555-01O2", "", "Radio", "Wants a quote", ""]
+    sheet.set_tab("Inbound", inbound(typo))
+    result = sync(sheet, database)
+    problem = problems_by_cell(result)[("Inbound", 2, "Phone")]
+    assert problem.reason.endswith("; the lead is kept, flagged to check the number")
+    assert not problem.skipped
+    [lead] = leads(database)
+    assert (lead.first_name, lead.phone, lead.phone_as_typed) == ("Rita", None, "555-01O2")
+    assert result.new_lead_ids == [lead.id]
+    with database.session() as session:  # the owner is alerted as usual
+        [alert] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+    assert "Phone as typed: 555-01O2 (check the number" in alert.text
+    assert "Phone as typed: 555-01O2 (check the number" in alert.html
+    # The receptionist fixes the number: the same lead, now with a phone to dial.
+    typo[3] = "(212) 555-0102"
+    sheet.set_tab("Inbound", inbound(typo))
+    sync(sheet, database, NOW + timedelta(minutes=1))
+    [lead] = leads(database)
+    assert lead.phone == "+12125550102"
+
+
+# -- 2. exceptions that escaped are recorded, with one clear reason -----------------------------
+
+def test_a_timestamp_in_year_9999_is_named_and_the_lead_is_kept(
+        sheet: ManagerSheet, database: Database) -> None:
+    sheet.set_tab("Inbound", inbound(
+        ["9999-12-31 23:59:59", "Sam", "Soon", "(212) 555-0199", "", "", "", ""],
+        ["0001-01-01 00:00:00", "Old", "Timer", "(212) 555-0198", "", "", "", ""]))
+    result = sync(sheet, database)
+    cells = problems_by_cell(result)
+    for row in (2, 3):
+        assert cells[("Inbound", row, "Timestamp")].reason == (
+            "is not a plausible date; the time the row was read is used")
+    assert [(lead.first_name, lead.created_at) for lead in leads(database)] == [("Sam", NOW), ("Old", NOW)]
+
+
+def corrupt_member(path: Path, member: str, data: bytes | None = None) -> None:
+    """Rewrite one part of the .xlsx zip: with other bytes, or with its deflated bytes garbled."""
+    copy = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as old, zipfile.ZipFile(copy, "w") as new:
+        for item in old.infolist():
+            content = old.read(item.filename)
+            if item.filename == member:
+                content = data if data is not None else content
+            new.writestr(item, content, compress_type=zipfile.ZIP_DEFLATED)
+    shutil.move(copy, path)
+    if data is None:  # flip bytes inside the compressed stream: zlib.error when read
+        raw = bytearray(path.read_bytes())
+        with zipfile.ZipFile(path) as book:
+            info = book.getinfo(member)
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for i in range(start + 10, start + 40):
+            raw[i] ^= 0x5A
+        path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("damage", [b"<worksheet><sheetData><row><c r=", None],
+                         ids=["broken xml", "broken deflate"])
+def test_a_corrupt_workbook_is_a_recorded_failure_retried_on_the_interval(
+        tmp_path: Path, database: Database, damage: bytes | None) -> None:
+    sheet = WorkbookSheet(tmp_path / "sheet.xlsx", team_tabs())
+    sync(sheet, database)
+    corrupt_member(sheet.path, "xl/worksheets/sheet1.xml", damage)
+    result = run_sync(database, WorkbookSource(sheet.path), NOW + timedelta(minutes=1))
+    assert not result.ok
+    assert result.error is not None and result.error.startswith("cannot read workbook sheet.xlsx")
+    last = runs(database)[-1]
+    assert (last.ok, last.error) == (False, result.error)
+    with database.session() as session:
+        status = sync_status(session)
+    assert status.failing and status.problem == result.error
+    assert len(customers(database)) == 3  # the last good snapshot stays
+
+
+def test_every_failure_of_a_sync_waits_the_normal_interval(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
+    from outreach.worker import sync_if_due
+
+    corrupt_member(runtime.settings.workbook, "xl/workbook.xml", b"<workbook")
+    for seconds in (0, 5, 10, 30):
+        sync_if_due(runtime, NOW + timedelta(seconds=seconds))
+    assert [r.ok for r in runs(runtime.db)] == [False]
+    sync_if_due(runtime, NOW + timedelta(seconds=runtime.settings.sync_interval))
+    assert len(runs(runtime.db)) == 2
+
+
+# -- 5. numbers are bounded; one bad lead fails alone -------------------------------------------
+
+@pytest.mark.parametrize(("key", "raw", "reason"), [
+    ("Referral Cooldown Days", "1e9", "expected a whole number from 0 to 3650"),
+    ("Escalation Business Days", "1e9", "expected a whole number from 0 to 60"),
+    ("Daily Calls", "1e9", "expected a whole number from 0 to 50"),
+    ("Reminder Schedule", "5m, 99999999d", "at most 30d"),
+    ("CC Manager After", "100000d", "at most 30d"),
+    ("Average Deal Value", "1e30", "expected an amount from 0 to 1,000,000,000"),
+])
+def test_a_huge_number_in_settings_is_refused_and_the_day_still_plans(
+        sheet: ManagerSheet, runtime, key: str, raw: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    from outreach.worker import nag, plan_the_day
+
+    sheet.set_tab("Settings", [["Key", "Value"], [key, raw]])
+    result = sync(sheet, runtime.db)
+    [problem] = [p for p in result.problems if p.tab == "Settings"]
+    assert problem.reason == f"{reason}; the default is kept"
+    with runtime.db.session() as session:
+        assert team_settings(session).overridden == frozenset()
+    plan_the_day(runtime, NOW)  # raised OverflowError every 15 s before
+    nag(runtime, NOW)
+
+
+# -- 7. empty optional tabs; duplicates named ---------------------------------------------------
+
+@pytest.mark.parametrize("tab", ["Inbound", "Settings"])
+def test_an_empty_optional_tab_is_fine(sheet: ManagerSheet, database: Database, tab: str) -> None:
+    sheet.set_tab(tab, [])
+    result = sync(sheet, database)
+    assert [p for p in result.problems if p.tab == tab] == []
+    assert len(customers(database)) == 3
+
+
+def test_a_repeated_unknown_header_keeps_both_columns(sheet: ManagerSheet, database: Database) -> None:
+    rows = [r[:] + [value] for r, value in zip(CUSTOMERS, ["Industry", "Dentistry", "", ""], strict=True)]
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database)
+    [problem] = [p for p in result.problems if p.tab == "Customers"]
+    assert (problem.row, problem.column, problem.skipped) == (1, "Industry", False)
+    assert problem.reason == ("two columns are named 'Industry' (columns K and L); the second is kept "
+                              "as 'Industry (column L)'")
+    assert customers(database)["Carla"].extra == {"Industry": "Dental", "Industry (column L)": "Dentistry"}
+
+
+def test_a_repeated_known_header_uses_the_first_and_says_so(sheet: ManagerSheet, database: Database) -> None:
+    rows = [r[:] + [value] for r, value in zip(CUSTOMERS, ["Phone", "(212) 555-0999", "", ""], strict=True)]
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database)
+    [problem] = [p for p in result.problems if p.tab == "Customers"]
+    assert problem.reason == ("column L is a second Phone column (the first is 'Phone', column E, which "
+                              "is used); delete or rename one")
+    assert customers(database)["Carla"].phone == "+12125550101"
+
+
+def test_a_repeated_settings_key_uses_the_first_and_names_the_second(
+        sheet: ManagerSheet, database: Database) -> None:
+    sheet.set_tab("Settings", [["Key", "Value"], ["Daily Calls", "4"], ["daily calls", "9"]])
+    result = sync(sheet, database)
+    [problem] = [p for p in result.problems if p.tab == "Settings"]
+    assert (problem.row, problem.value) == (3, "9")
+    assert problem.reason == "already set on row 2; this row is ignored (delete one)"
+    with database.session() as session:
+        assert team_settings(session).daily_calls == 4
+
+
+# -- 8. a killed sync blocks the next for a minute at most, and skipped syncs show -------------
+
+def test_a_lease_left_by_a_killed_sync_is_taken_over_within_a_minute(
+        sheet: ManagerSheet, database: Database) -> None:
+    with database.session() as session, session.begin():
+        assert lease.acquire(session, SYNC_LEASE, "killed worker", NOW, SYNC_LEASE_TTL)
+    skipped = run_sync(database, sheet.source, NOW + timedelta(seconds=20))
+    assert skipped.busy
+    [run] = runs(database)
+    assert (run.skipped, run.ok) == (True, False)
+    with database.session() as session:
+        status = sync_status(session, NOW + timedelta(seconds=30))
+    assert not status.failing and status.last_run is None
+    assert status.skipped_note(NOW + timedelta(seconds=30)) == (
+        "Sync skipped just now: another sync was running (still running, last heard from just now). "
+        "A sync that dies is taken over within 60 seconds.")
+    sync(sheet, database, NOW + timedelta(seconds=61))
+    with database.session() as session:
+        status = sync_status(session, NOW + timedelta(seconds=62))
+    assert status.skipped is None and status.last_run is not None and status.last_run.ok
+
+
+def test_a_long_sync_keeps_its_lease_by_heartbeat(database: Database) -> None:
+    import time
+
+    ttl = timedelta(seconds=0.6)
+    with database.session() as session, session.begin():
+        assert lease.acquire(session, "sync-test", "long sync", NOW, ttl)
+    with lease.kept(database, "sync-test", "long sync", NOW, ttl):
+        time.sleep(1.5)  # well past the first expiry
+        with database.session() as session, session.begin():
+            taken = lease.acquire(session, "sync-test", "someone else", NOW + timedelta(seconds=1.5), ttl)
+    assert not taken
