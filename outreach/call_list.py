@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from outreach.business_hours import WorkCalendar
 from outreach.emails import render_email
 from outreach.humanize import duration
+from outreach.job_problems import note
 from outreach.leads import is_overdue, open_leads
 from outreach.links import lead_url
 from outreach.models import Customer, OutboxMessage, Rep
@@ -111,7 +112,11 @@ def enqueue_due_call_lists(session: Session, now: datetime, team: TeamSettings) 
     for rep, day, zone in due:
         if call_list_key(rep.id, day) in handled:
             continue
-        email = compose_call_list(session, rep, day, team, now)
+        try:
+            email = compose_call_list(session, rep, day, team, now)
+        except Exception as exc:  # the other reps' lists still go; this one is named and retried
+            note(session, "plans", f"the call list to {rep.email}", exc, now)
+            continue
         if email is None:
             continue  # no list yet, or nothing left open on it: nothing to send or to miss
         if now >= calendar.at_local(day, deadline, zone):

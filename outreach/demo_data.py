@@ -103,9 +103,9 @@ def _make_messy(rows: list[list[object]], rng: random.Random) -> None:
     rows[54][7] = rows[54][7].strftime("%m/%d/%Y")  # typed as text, US order
     rows[60][1] = rows[60][2] = ""  # no name: skipped
     rows[75][4] = "555-CALL"  # not a number: skipped
-    rows[97][6] = "jordan.rivers@example.com"  # owner typo: skipped, named
+    rows[97][6] = "jordan.rivers@example.com"  # owner typo: named, to the shared pool
     rows[110][4] = rows[109][4]  # duplicate phone: skipped, points at the first
-    rows[131][5] = "not-an-email"  # broken e-mail: skipped
+    rows[131][5] = "not-an-email"  # broken e-mail: named, kept without it
     rows[150][7] = "sometime in 2019"  # unreadable date: kept without it
     rows[178][0] = rows[177][0]  # duplicate Customer ID: skipped
 

@@ -255,30 +255,32 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "holidaysubdivision": (("holiday_subdivision",), _parse_text,
                            "State or province for regional holidays (e.g. CA)."),
     "referralcooldowndays": (("referral_cooldown_days",), _whole_number(0, 3650),
-                             "Days before a customer is asked for referrals again (90)."),
+                             "Days before a customer is asked for referrals again (90; 0 to 3650)."),
     "dailycalls": (("daily_calls",), _whole_number(0, MAX_DAILY_CALLS),
-                   "Default calls per rep per day when the Reps tab leaves it blank (3)."),
+                   "Default calls per rep per day when the Reps tab leaves it blank (3; 0 to 50)."),
     "timezone": (("time_zone",), _parse_zone,
                  "Default time zone for reps without one (America/New_York)."),
     "phoneregion": (("phone_region",), _parse_region,
                     "Country assumed for phone numbers written without +country code (US)."),
     "reminderschedule": (("reminder_offsets",), _parse_durations,
-                         "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h)."),
+                         "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h; each "
+                         "at most 30d)."),
     "reminderbatchwindow": (("reminder_batch_window",), _parse_batch_window,
                             "Reminders for one person due within this time of each other go out "
                             "together, as one e-mail, and a lead is reminded at most once in it "
                             "(5m; at most 60m)."),
     "ccmanagerafter": (("cc_manager_after",), _parse_duration,
-                       "Copy the rep's manager on reminders from this lead age on (60m)."),
+                       "Copy the rep's manager on reminders from this lead age on (60m; at most 30d)."),
     "escalationbusinessdays": (("escalation_business_days",), _whole_number(0, 60),
                                "Business days without a conversation before the manager is "
-                               "asked to reassign (2)."),
+                               "asked to reassign (2; 0 to 60)."),
     "appurl": (("app_url",), _parse_url, "Address of the app, used in e-mail links."),
     "senderemail": (("sender_email",), _parse_email,
                     "From address of every e-mail (must be a verified SendGrid sender)."),
     "sendername": (("sender_name",), _parse_text, "From name of every e-mail (Outreach)."),
     "averagedealvalue": (("average_deal_value",), _parse_money,
-                         "Average value of a won referral, for 'value at risk' (blank: hidden)."),
+                         "Average value of a won referral, for 'value at risk' (blank: hidden; at "
+                         "most 1,000,000,000)."),
     "referralscript": (("referral_script",), _parse_script,
                        "The words reps say; {{ customer.first_name }} and {{ rep.first_name }} are "
                        "filled in (blank: the standard script)."),

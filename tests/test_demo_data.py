@@ -54,8 +54,10 @@ def test_demo_customers_are_about_200_with_messy_rows_explained() -> None:
     assert any(c.phone and c.phone.startswith("+44") for c in customers)
     assert any(c.phone is None for c in customers)
     assert any(c.extra.get("Industry") for c in customers)
-    skipped = [p for p in snapshot.problems if p.skipped]
-    assert {p.column for p in skipped} >= {"First Name", "Phone", "Owner", "Email", "Customer ID"}
+    skipped = {p.column for p in snapshot.problems if p.skipped}
+    kept = {p.column for p in snapshot.problems if not p.skipped}
+    assert skipped >= {"First Name", "Phone", "Customer ID"}
+    assert kept >= {"Owner", "Email"}  # an owner typo or a broken e-mail keeps the customer
 
 
 def test_the_demo_history_gives_the_team_page_a_believable_past(runtime: Runtime) -> None:
