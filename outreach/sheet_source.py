@@ -19,6 +19,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 import time as clock
 from collections.abc import Iterable, Mapping, Sequence
@@ -196,7 +197,8 @@ class WorkbookSource:
         for title, rows in tables.items():
             _fill(_emptied_sheet(book, title), fitted_table(rows, XLSX_CELL_LIMIT))
         _remove_stale_temp_files(self.app_path.parent)
-        if not _save_atomically(book, self.app_path, expected=_fingerprint(content)):
+        if not _save_atomically(book, self.app_path, expected=_fingerprint(content),
+                                like=self.path):
             raise self._changed_while_syncing()
         self._seen = _fingerprint(_bytes_or_none(self.app_path))
 
@@ -273,16 +275,19 @@ def _emptied_sheet(book: Workbook, title: str):  # type: ignore[no-untyped-def]
     return book.create_sheet(existing, index)
 
 
-def _save_atomically(book: Workbook, path: Path, expected: str) -> bool:
+def _save_atomically(book: Workbook, path: Path, expected: str, like: Path) -> bool:
     """Save beside the target and rename, so a crash never leaves half a workbook.
 
     False, and nothing replaced, when the target no longer has the ``expected``
-    fingerprint: someone saved it while we were writing.
+    fingerprint: someone saved it while we were writing. The file gets the permissions
+    of ``like`` (the manager's workbook), not the owner-only ones of a temp file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
+        if like.exists():
+            shutil.copymode(like, tmp)
         book.save(tmp)
         if _fingerprint(_bytes_or_none(path)) != expected:
             return False

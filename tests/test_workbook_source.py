@@ -118,6 +118,12 @@ def test_app_tabs_an_older_version_wrote_into_the_managers_file_are_left_alone(
     assert load_workbook(side, read_only=True).sheetnames == list(BUILDERS)
 
 
+def test_the_side_file_is_as_readable_as_the_managers_workbook(sheet: WorkbookSheet, side: Path) -> None:
+    sheet.path.chmod(0o640)  # the manager shares the folder with the office
+    sheet.source.write_tabs({"Leads": [["Lead ID"]]})
+    assert side.stat().st_mode & 0o777 == 0o640
+
+
 def test_the_app_tabs_are_in_the_same_order_the_side_file_keeps() -> None:
     assert tuple(BUILDERS) == APP_TABS
 
