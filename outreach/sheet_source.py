@@ -294,8 +294,9 @@ def _save_atomically(book: Workbook, path: Path, expected: str, like: Path) -> b
         os.replace(tmp, path)
         return True
     except OSError as exc:
-        raise SourceError(f"cannot save the workbook {path}: {_reason(exc)} (is it open in "
-                          "Excel? close it; the next sync writes it)") from None
+        # Excel on Windows locks the files it has open.
+        hint = "; close it in Excel and the next sync writes it" if isinstance(exc, PermissionError) else ""
+        raise SourceError(f"cannot save the workbook {path}: {_reason(exc)}{hint}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
 
