@@ -141,7 +141,8 @@ def fitted_table(rows: Table, limit: int) -> Table:
 
 def side_file(path: Path) -> Path:
     """Where a workbook's app tabs live: ``workbook.xlsx`` → ``workbook (Outreach).xlsx``."""
-    return path.with_name(f"{path.stem} (Outreach){path.suffix or '.xlsx'}")
+    # Always .xlsx: what openpyxl writes, even beside a macro-enabled .xlsm.
+    return path.with_name(f"{path.stem} (Outreach).xlsx")
 
 
 class WorkbookSource:
