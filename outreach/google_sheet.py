@@ -9,7 +9,10 @@ Writing is one request. Normally a ``values:batchUpdate`` with
 never as a formula. When an app-owned tab is missing or too small, the values
 API cannot help (it neither adds tabs nor grows grids), so the write is one
 ``spreadsheets.batchUpdate`` instead: add or grow the tabs, then ``updateCells``
-with literal string and number values, never ``formulaValue``.
+with literal string and number values, never ``formulaValue``. Either way the text is
+first fitted to what Google holds: control characters cleaned, and a cell over
+Google's 50,000 characters cut with a marker (Google refuses the whole request
+for one such cell).
 
 Google errors 429 and 5xx, and dropped connections (to the Sheets API or to
 Google's sign-in while fetching a token), are retried with bounded exponential
@@ -39,13 +42,14 @@ from tenacity import (
 
 from outreach.errors import ConfigError, SourceError
 from outreach.settings import Settings
-from outreach.sheet_source import Table, matching_title
+from outreach.sheet_source import Table, fitted_table, matching_title
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 HEADROOM_ROWS = 200  # grown tabs get spare rows, so most write-backs need no resize
+GOOGLE_CELL_LIMIT = 50_000  # characters in one cell; Google answers 400 to a longer one
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,7 @@ class GoogleSheetSource:
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
         if not tables:
             return
+        tables = {title: fitted_table(rows, GOOGLE_CELL_LIMIT) for title, rows in tables.items()}
         tabs = self._tabs if self._tabs is not None else self._fetch_tabs()
         spelt = {title: matching_title(tabs, title) or title for title in tables}
         covered = {title: _covered(rows, self._extents.get(title, (0, 0)))

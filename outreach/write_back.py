@@ -4,6 +4,10 @@ The app owns the `Leads` and `Call Log` tabs (and `Team Summary`, from the
 metrics): it rewrites them whole after a sync and never reads them back as
 truth. A tab whose content is already what we would write is left alone, so an
 unchanged sheet costs no write request at all. Values are written RAW.
+
+Each target fits the text to what it can hold (see ``sheet_source.fitted_cell``),
+so a tab read back may hold a cleaned or cut version of a cell: that counts as
+unchanged, or every sync would rewrite it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,19 @@ from sqlalchemy.orm import Session, aliased
 from outreach.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
 from outreach.models import Call, Customer, Lead, Rep
 from outreach.phones import display
-from outreach.sheet_source import Table, cell_text
+from outreach.sheet_source import (
+    CALL_LOG_TAB,
+    LEADS_TAB,
+    TEAM_SUMMARY_TAB,
+    Table,
+    cell_text,
+    cell_units,
+    fitted_cell,
+    writable_text,
+)
 from outreach.team_settings import TeamSettings
 
-LEADS_TAB = "Leads"
-CALL_LOG_TAB = "Call Log"
-TEAM_SUMMARY_TAB = "Team Summary"
+__all__ = ["BUILDERS", "CALL_LOG_TAB", "LEADS_TAB", "TEAM_SUMMARY_TAB", "tables_to_write"]
 
 LEAD_HEADER = ["Lead ID", "Received", "Kind", "Status", "Owner", "First Name", "Last Name", "Phone",
                "Email", "Referred By", "Need", "Attempts", "First Contact",
@@ -103,9 +114,13 @@ BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_
                                      TEAM_SUMMARY_TAB: team_summary_table}
 
 
-def _normalised(table: Table | None) -> list[list[str]]:
-    """Cells as text without trailing blanks: how both sources read a tab back."""
-    rows = [[cell_text(c) for c in row] for row in (table or [])]
+def _normalised(table: Table | None, *, built: bool) -> list[list[str]]:
+    """Cells as text without trailing blanks: how both sources read a tab back.
+
+    A built cell that is nothing but unholdable characters is blank once written.
+    """
+    rows = [[writable_text(cell_text(c)) if built else cell_text(c) for c in row]
+            for row in (table or [])]
     for row in rows:
         while row and row[-1] == "":
             row.pop()
@@ -114,12 +129,27 @@ def _normalised(table: Table | None) -> list[list[str]]:
     return rows
 
 
+def _same_cell(built: str, read: str) -> bool:
+    if read == built:
+        return True
+    # A target cuts what it cannot hold: ours, cut to the length it read back with, is it.
+    length = cell_units(read)
+    return length < cell_units(built) and read == fitted_cell(built, length)
+
+
+def _unchanged(built: Table, read: Table | None) -> bool:
+    ours, theirs = _normalised(built, built=True), _normalised(read, built=False)
+    return len(ours) == len(theirs) and all(
+        len(mine) == len(held) and all(_same_cell(a, b) for a, b in zip(mine, held, strict=True))
+        for mine, held in zip(ours, theirs, strict=True))
+
+
 def tables_to_write(session: Session, team: TeamSettings, current: Mapping[str, Table | None],
                     now: datetime) -> dict[str, Table]:
     """The app-owned tabs whose content differs from what the sheet holds now."""
     changed = {}
     for title, build in BUILDERS.items():
         table = build(session, team, now)
-        if _normalised(table) != _normalised(current.get(title)):
+        if not _unchanged(table, current.get(title)):
             changed[title] = table
     return changed

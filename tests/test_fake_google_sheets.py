@@ -539,3 +539,42 @@ def test_concurrent_clients_are_served_safely(fake: FakeGoogleSheets) -> None:
     assert rows[2:] == [[f"{n}-{i}" for n in range(4)] for i in range(10)]
     assert len(fake.api_requests()) == 4 * 21
     fake.assert_contract()
+
+
+# ---- Google's per-cell limit -----------------------------------------------------------------
+
+GOOGLE_CELL_ERROR = "Your input contains more than the maximum of 50000 characters in a single cell."
+
+
+def _values_write(sheet: gspread.Spreadsheet, text: str) -> None:
+    sheet.values_batch_update({"valueInputOption": "RAW", "data": [
+        {"range": "Reps!A3", "values": [["first", text]]}]})
+
+
+def _cells_write(sheet: gspread.Spreadsheet, text: str) -> None:
+    sheet.batch_update({"requests": [{"updateCells": {
+        "start": {"sheetId": sheet.worksheet("Reps").id, "rowIndex": 2, "columnIndex": 0},
+        "fields": "userEnteredValue",
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": "first"}},
+                             {"userEnteredValue": {"stringValue": text}}]}]}}]})
+
+
+@pytest.mark.parametrize("write", [_values_write, _cells_write], ids=["values", "updateCells"])
+def test_a_cell_over_50000_characters_is_refused_whole_like_google(
+        fake: FakeGoogleSheets, sheet: gspread.Spreadsheet, write) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(gspread.exceptions.APIError) as caught:
+        write(sheet, "x" * 50_001)
+
+    assert caught.value.code == 400
+    assert caught.value.error["status"] == "INVALID_ARGUMENT"
+    assert caught.value.error["message"].endswith(GOOGLE_CELL_ERROR)
+    assert fake.tab_values(KEY, "Reps") == REPS  # not even the short cell beside it
+    write(sheet, "x" * 50_000)
+    assert len(fake.tab_values(KEY, "Reps")[2][1]) == 50_000
+    fake.assert_contract()
+
+
+def test_the_cell_limit_counts_utf16_units(fake: FakeGoogleSheets, sheet: gspread.Spreadsheet) -> None:
+    # An emoji is two UTF-16 units; Sheets, like JavaScript, counts those (the stricter reading).
+    with pytest.raises(gspread.exceptions.APIError, match="maximum of 50000 characters"):
+        _values_write(sheet, "\N{GRINNING FACE}" * 25_001)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from outreach.db import Database
 from outreach.errors import ConfigError
 from outreach.google_sheet import GoogleSheetSource, open_google_source
-from outreach.models import Customer, SyncRun
+from outreach.models import Call, Customer, Rep, SyncRun
 from outreach.runtime import Runtime
 from outreach.sync import run_sync, sync_now, sync_status
 from tests.conftest import MONDAY_9AM_NY, make_settings
@@ -265,3 +265,56 @@ def test_sync_now_syncs_a_sheet_that_opens(sheet: GoogleSheet, database: Databas
     assert result.ok, result.error
     run = last_run(database)
     assert run is not None and run.ok
+
+
+def log_call(db: Database, liked_best: str, at=NOW) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as session, session.begin():
+        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
+        carla = session.scalar(select(Customer).where(Customer.key == "id:C1"))
+        session.add(Call(rep_id=ann.id, customer_id=carla.id, outcome="connected", created_at=at,
+                         liked_best=liked_best, client_token=f"t-{at.isoformat()}"))
+
+
+def liked_best_in_the_database(db: Database) -> str:
+    with db.session() as session:
+        return session.scalars(select(Call.liked_best)).one()
+
+
+def test_a_control_character_a_rep_pasted_is_cleaned_and_the_database_keeps_it(
+        sheet: GoogleSheet, sqlite_db: Database) -> None:
+    run_sync(sqlite_db, sheet.source, NOW)
+    log_call(sqlite_db, "Fast answers\x0bfriendly staff\x01\r\nthanks")
+    result = run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=1))
+    assert result.error is None and result.written_tabs == ["Call Log", "Team Summary"]
+    assert sheet.tab("Call Log")[1][7] == "Fast answers\nfriendly staff\nthanks"
+    assert liked_best_in_the_database(sqlite_db) == "Fast answers\x0bfriendly staff\x01\r\nthanks"
+    sheet.fake.clear_requests()
+    assert run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=2)).written_tabs == []
+    assert posts(sheet) == []
+
+
+TRUNCATED = "\N{HORIZONTAL ELLIPSIS} [truncated, 61,234 characters in Outreach]"
+
+
+def long_note() -> str:
+    return ("Referred the whole street; call after six. " * 1500)[:61_234]
+
+
+@pytest.mark.parametrize("first_write", [True, False], ids=["adding the tabs", "values"])
+def test_a_cell_over_googles_limit_is_cut_with_a_marker_and_the_database_keeps_it_all(
+        sheet: GoogleSheet, sqlite_db: Database, first_write: bool) -> None:
+    if not first_write:
+        run_sync(sqlite_db, sheet.source, NOW)
+    else:
+        run_sync(sqlite_db, sheet.source, NOW, write_back=False)
+    log_call(sqlite_db, long_note())
+    result = run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=1))
+    assert result.error is None and "Call Log" in result.written_tabs
+    assert posts(sheet)[-1].path.endswith("values:batchUpdate") is not first_write
+    cell = sheet.tab("Call Log")[1][7]
+    assert len(cell) == 50_000
+    assert cell.endswith(TRUNCATED) and long_note().startswith(cell[: -len(TRUNCATED)])
+    assert liked_best_in_the_database(sqlite_db) == long_note()
+    sheet.fake.clear_requests()
+    assert run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=2)).written_tabs == []
+    assert posts(sheet) == []

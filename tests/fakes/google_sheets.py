@@ -43,7 +43,10 @@ Known deviations from the real API:
 - tab titles in ranges match case-insensitively only when no tab has the exact title;
 - ``fail_next``/``fail_always``/``connection_error_next`` hit sheets.googleapis.com only; the token
   endpoint has its own (``token_connection_error_next``, ``refuse_tokens``);
-- the token endpoint checks the grant type and the JWT's shape, never its signature.
+- the token endpoint checks the grant type and the JWT's shape, never its signature;
+- a written cell over 50,000 characters is refused (400, Google's own sentence, the whole request
+  unwritten); the length is counted in UTF-16 units, the stricter of the two readings, and the
+  "Invalid data[n]: " / "Invalid requests[n].updateCells: " prefixes are the fake's, unverified.
 
 Leniencies kept on purpose, because the real API accepts what gspread sends: boolean query
 parameters in any case (gspread sends ``includeValuesInResponse=False``), field masks written with
@@ -83,6 +86,7 @@ SHEETS_HOST = "sheets.googleapis.com"
 TOKEN_HOST = "oauth2.googleapis.com"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CELL_LIMIT = 10_000_000
+CELL_TEXT_LIMIT = 50_000  # characters in one cell, counted in UTF-16 units (see the module docstring)
 DEFAULT_ROWS, DEFAULT_COLUMNS = 1000, 26
 
 Cell = str | int | float | bool | None
@@ -156,6 +160,18 @@ class _Invalid(ValueError):
 
 def _unparsable(text: str) -> ApiError:
     return ApiError(400, f"Unable to parse range: {text}")
+
+
+def _cell_too_long() -> ApiError:
+    # Google's wording, as its 400 answers quote it.
+    return ApiError(400, f"Your input contains more than the maximum of {CELL_TEXT_LIMIT} characters "
+                         "in a single cell.")
+
+
+def _checked_length(value: Cell) -> Cell:
+    if isinstance(value, str) and len(value.encode("utf-16-le")) // 2 > CELL_TEXT_LIMIT:
+        raise _cell_too_long()
+    return value
 
 
 def _grid_error(range_text: str, tab: _Tab) -> ApiError:
@@ -555,12 +571,12 @@ def _from_extended_value(value: dict[str, Any] | None) -> tuple[Cell, bool]:
     if not value:
         return None, False
     if "formulaValue" in value:
-        return value["formulaValue"], True
+        return _checked_length(value["formulaValue"]), True
     if "errorValue" in value:
         raise _Invalid("the fake cannot store an errorValue")
     for key in ("stringValue", "boolValue"):
         if key in value:
-            return _stored(value[key]), False
+            return _checked_length(_stored(value[key])), False
     number = value.get("numberValue")
     return (float(number) if isinstance(number, str) else number), False
 
@@ -1267,6 +1283,7 @@ def _as_rows(values: list[Any], major: str | None) -> list[list[Any]]:
 def _input_cell(value: Any, option: str, where: str) -> tuple[Cell, bool]:
     if isinstance(value, dict | list):
         raise ApiError(400, f"Invalid {where}: {json.dumps(value)} is not a bool, number or string")
+    _checked_length(value)
     return _user_entered(value) if option == "USER_ENTERED" else (_stored(value), False)
 
 
