@@ -164,8 +164,8 @@ def committed_demo_workbook() -> Path:
 def ensure_workbook(path: Path) -> bool:
     """Give a fresh install its working copy of the demo workbook; True if one was made.
 
-    The app writes its tabs back into the workbook, so it works on a copy in
-    data/ and the committed demo file stays as generated.
+    The manager edits the working copy in data/ (and the app writes its tabs beside it), so
+    the committed demo file stays as generated.
     """
     if path.exists():
         return False

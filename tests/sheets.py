@@ -74,11 +74,20 @@ class WorkbookSheet:
             _fill(book.create_sheet(title), rows)
         book.save(path)
         self.source = WorkbookSource(path)
-        self._stamp = path.stat().st_mtime_ns
+        self._stamp = self._stamps()
         self._writes = 0
 
+    def _file_of(self, title: str) -> Path:
+        """The app's tabs live in the side file beside the manager's workbook."""
+        return self.source.app_path if self.source._is_app_tab(title) else self.path
+
     def _edit(self, title: str, change) -> None:  # type: ignore[no-untyped-def]
-        book = load_workbook(self.path)
+        path = self._file_of(title)
+        if path.exists():
+            book = load_workbook(path)
+        else:
+            book = Workbook()
+            book.remove(book.active)
         rows = [["" if v is None else v for v in row]
                 for row in book[title].iter_rows(values_only=True)] if title in book.sheetnames else []
         rows = change(rows)
@@ -86,8 +95,12 @@ class WorkbookSheet:
             del book[title]
         if rows is not None:
             _fill(book.create_sheet(title), rows)
-        book.save(self.path)
-        self._stamp = self.path.stat().st_mtime_ns
+        book.save(path)
+        self._stamp = self._stamps()
+
+    def _stamps(self) -> tuple[int, int]:
+        side = self.source.app_path
+        return self.path.stat().st_mtime_ns, side.stat().st_mtime_ns if side.exists() else 0
 
     def set_tab(self, title: str, rows: Table) -> None:
         self._edit(title, lambda _old: rows)
@@ -105,15 +118,25 @@ class WorkbookSheet:
         self._edit(title, lambda _old: None)
 
     def tab_titles(self) -> list[str]:
-        book = load_workbook(self.path, read_only=True)
-        try:
-            return list(book.sheetnames)
-        finally:
-            book.close()
+        """The manager's tabs, then the app's (as a manager sees the two files side by side)."""
+        titles = []
+        for path in (self.path, self.source.app_path):
+            if not path.exists():
+                continue
+            book = load_workbook(path, read_only=True)
+            try:
+                titles += book.sheetnames
+            finally:
+                book.close()
+        return titles
 
     def write_count(self) -> int:
-        """How many times the product saved the workbook since the test last edited it."""
-        return int(self.path.stat().st_mtime_ns != self._stamp)
+        """How many of the two files the product saved since the test last edited them."""
+        return sum(now != then for now, then in zip(self._stamps(), self._stamp, strict=True))
+
+    def mark(self) -> None:
+        """Count writes from here on."""
+        self._stamp = self._stamps()
 
 
 class GoogleSheet:

@@ -200,7 +200,7 @@ def test_an_unchanged_sheet_writes_nothing(sheet: ManagerSheet, database: Databa
     if isinstance(sheet, GoogleSheet):
         sheet.fake.clear_requests()
     else:
-        sheet._stamp = sheet.path.stat().st_mtime_ns
+        sheet.mark()
     result = sync(sheet, database, NOW + timedelta(minutes=1))
     assert not result.changed and result.written_tabs == []
     assert {k: c.updated_at for k, c in customers(database).items()} == before
