@@ -53,6 +53,12 @@ def _local(at: datetime | None, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
+def _phone_cell(lead: Lead, team: TeamSettings) -> str:
+    if lead.phone is None and lead.phone_as_typed:
+        return f"check the number: {lead.phone_as_typed}"
+    return display(lead.phone, team.phone_region)
+
+
 def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
     zone = team.zone
     referrer = aliased(Customer)
@@ -69,7 +75,7 @@ def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
         table.append([
             lead.id, _local(lead.created_at, zone), lead.kind.title(),
             STATUS_LABELS.get(lead.status, lead.status), owner, lead.first_name, lead.last_name,
-            display(lead.phone, team.phone_region), lead.email or "",
+            _phone_cell(lead, team), lead.email or "",
             f"{ref_first or ''} {ref_last or ''}".strip(), lead.need, lead.attempts,
             _local(lead.first_contact_at, zone), minutes, _local(lead.next_reminder_at, zone),
             _local(lead.closed_at, zone),

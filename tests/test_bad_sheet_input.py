@@ -134,6 +134,7 @@ def test_a_caller_with_a_misspelt_phone_and_no_email_becomes_a_flagged_lead(
         [alert] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
     assert "Phone as typed: 555-01O2 (check the number" in alert.text
     assert "Phone as typed: 555-01O2 (check the number" in alert.html
+    assert sheet.tab("Leads")[1][7] == "check the number: 555-01O2"  # the Leads tab's Phone
     # The receptionist fixes the number: the same lead, now with a phone to dial.
     typo[3] = "(212) 555-0102"
     sheet.set_tab("Inbound", inbound(typo))
