@@ -240,8 +240,22 @@ class _Delivery:
             provider_id = self.transport.send(message, self.sender)
         except DeliveryError as exc:
             return _record_failure(self.db, message, exc, self.now()), str(exc)
+        except Exception as exc:
+            error = self._unexpected(message, exc)
+            return _record_failure(self.db, message, error, self.now()), str(error)
         _record_sent(self.db, message, provider_id, self.transport.name, self.now())
         return "sent", ""
+
+    def _unexpected(self, message: OutboxMessage, exc: Exception) -> DeliveryError:
+        """A transport bug or a failure nobody classified: retried, so one bad message fails alone.
+
+        Left to propagate, it would leave the message "sending" with no attempt counted, to be
+        sent again each time the claim lapses, and take the rest of the batch's report with it.
+        """
+        log.error("e-mail %s: unexpected error from %s", message.key, self.transport.name, exc_info=exc)
+        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        reason = f"unexpected {type(exc).__name__} from {self.transport.name}"
+        return DeliveryError(f"{reason}: {first_line}" if first_line else reason, permanent=False)
 
 
 def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: str,
