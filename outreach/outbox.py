@@ -32,6 +32,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.db import Database, insert_new
+from outreach.logs import redact
 from outreach.mail_transport import DeliveryError, MailTransport, Sender
 from outreach.models import OutboxMessage
 
@@ -253,7 +254,8 @@ class _Delivery:
         sent again each time the claim lapses, and take the rest of the batch's report with it.
         """
         log.error("e-mail %s: unexpected error from %s", message.key, self.transport.name, exc_info=exc)
-        first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+        # Shown on the Outbox page: redacted like a log line, in case a library quotes a key.
+        first_line = redact((str(exc).strip().splitlines() or [""])[0][:200])
         reason = f"unexpected {type(exc).__name__} from {self.transport.name}"
         return DeliveryError(f"{reason}: {first_line}" if first_line else reason, permanent=False)
 
