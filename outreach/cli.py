@@ -10,10 +10,11 @@ import argparse
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from outreach import __version__, clock
+from outreach import __version__, clock, logs
 from outreach.db import migrate, require_current_schema
 from outreach.errors import OutreachError
 from outreach.runtime import Runtime
@@ -156,13 +157,10 @@ HANDLERS = {"migrate": cmd_migrate, "demo": cmd_demo, "sync": cmd_sync, "plan": 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(logging.DEBUG if args.debug else logging.WARNING)
     try:
         settings = load_settings()
+        logs.hide(*settings.secrets)
         if not args.debug:
             logging.getLogger().setLevel(settings.log_level)
             logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -173,8 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, through the same redaction as the logs
+            print(logs.redact(traceback.format_exc()), file=sys.stderr, end="")
+            return 1
         first_line = (str(exc).strip().splitlines() or [""])[0]
         print(f"error: unexpected {type(exc).__name__}: {first_line} (run with --debug for details)",
               file=sys.stderr)

@@ -7,6 +7,7 @@ Callers own their transactions: ``with db.session() as s, s.begin(): ...``.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from outreach.errors import DatabaseUnavailable
+from outreach.settings import masked_database_url
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ class Database:
 
     @property
     def display_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        return masked_database_url(self.engine.url)
 
     @property
     def is_postgresql(self) -> bool:
@@ -147,11 +149,16 @@ def insert_new(session: Session, table: Table, unique: list[str]) -> Insert:
     return insert(table).on_conflict_do_nothing(index_elements=unique)
 
 
+# "name@host" in a driver's message: the tail of a password with an unencoded '@' (which the
+# URL parser took for part of the host), or a customer's e-mail address. Neither belongs in a log.
+_BEFORE_AN_AT = re.compile(r"[^\s'\"()<>,;=/@]+@(?=[\w\[])")
+
+
 def first_line(exc: Exception) -> str:
     """The driver's own first line, never the statement: its parameters hold customers' data."""
     cause = getattr(exc, "orig", None) or exc
     text_ = str(cause).strip()
-    return text_.splitlines()[0] if text_ else ""
+    return _BEFORE_AN_AT.sub("***@", text_.splitlines()[0]) if text_ else ""
 
 
 def database_reason(exc: Exception) -> str:

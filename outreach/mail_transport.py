@@ -8,19 +8,26 @@ timeouts, dropped connections) are retried by the outbox later; permanent ones
 SendGrid's rate limit is per account, not per message: after a 429 the transport
 sends nothing until the ``X-RateLimit-Reset`` it was given, and refuses each send
 meanwhile without a request (an error that does not count as an attempt).
+
+Every way the wire can fail is one of three outcomes: sent (a 2xx, even one whose
+body was cut short: SendGrid's 202 has an empty body, its status line and
+``X-Message-Id`` say it all), retry (a timeout, a reset, an answer that is not HTTP),
+or failed for good (a refusal SendGrid will repeat).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.error
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-from urllib.error import URLError
+from http.client import HTTPException, HTTPMessage, IncompleteRead
+from typing import Any, Protocol
 
-from python_http_client.exceptions import HTTPError
+import python_http_client
+from python_http_client.exceptions import HTTPError, err_dict
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import (
     Category,
@@ -86,6 +93,56 @@ _PERMANENT_HINTS = {
 }
 
 
+class _CutBodyTolerated:
+    """urllib's response to a 2xx, whose body may end early without losing the answer."""
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def getcode(self) -> int:
+        return int(self._response.getcode())
+
+    def info(self) -> HTTPMessage:
+        return self._response.info()
+
+    def read(self) -> bytes:
+        try:
+            return bytes(self._response.read())
+        except IncompleteRead as cut:
+            return bytes(cut.partial)
+
+
+class _SendGridHTTP(python_http_client.Client):
+    """python_http_client's Client, except that an answer whose body is cut short keeps its status.
+
+    The library reads the whole body before it returns or raises, so a connection dropped
+    after the status line surfaces as a bare ``IncompleteRead`` with the status lost: a 202
+    would look like a failure and be sent again, a 401 like a passing fault (sendgrid-python
+    #966). ``_make_request`` is the seam the library keeps for this; ``_build_client`` only
+    keeps building this class down the ``client.mail.send`` chain.
+    """
+
+    def _build_client(self, name: str | None = None) -> _SendGridHTTP:
+        url_path = [*self._url_path, name] if name else self._url_path
+        return _SendGridHTTP(host=self.host, request_headers=self.request_headers, version=self._version,
+                             url_path=url_path, append_slash=self.append_slash, timeout=self.timeout)
+
+    def _make_request(self, opener: Any, request: Any, timeout: float | None = None) -> Any:
+        try:
+            return _CutBodyTolerated(super()._make_request(opener, request, timeout=timeout))
+        except IncompleteRead as cut:
+            error = cut.__context__  # set when the cut body was an error status's
+            if isinstance(error, urllib.error.HTTPError):
+                raise _with_cut_body(error, bytes(cut.partial)) from None
+            raise
+
+
+def _with_cut_body(error: urllib.error.HTTPError, partial: bytes) -> HTTPError:
+    """The library's own error for this status, as if the body had arrived whole."""
+    error_class = err_dict.get(error.code, HTTPError)
+    return error_class(error.code, error.reason, partial, error.headers)
+
+
 class SendGridTransport:
     name = "sendgrid"
 
@@ -94,7 +151,8 @@ class SendGridTransport:
                  now: Callable[[], datetime] = clock.now) -> None:
         self._client = SendGridAPIClient(api_key, host=host)
         # The library waits for ever by default; a hung request would stall every reminder.
-        self._client.client.timeout = timeout
+        self._client.client = _SendGridHTTP(host=host, request_headers=self._client.client.request_headers,
+                                            version=3, timeout=timeout)
         self.sandbox = sandbox
         self._now = now
         self._lock = threading.Lock()
@@ -123,9 +181,8 @@ class SendGridTransport:
             if exc.status_code == 429:
                 raise self._rate_limited(exc) from None
             raise _http_failure(exc) from None
-        except (TimeoutError, URLError, OSError) as exc:
-            raise DeliveryError(f"SendGrid did not answer ({type(exc).__name__})",
-                                permanent=False) from None
+        except (OSError, HTTPException) as exc:  # timeouts, resets, refusals, answers that are not HTTP
+            raise DeliveryError(f"SendGrid did not answer ({_wire_fault(exc)})", permanent=False) from None
         return response.headers.get("X-Message-Id", "") if response.headers else ""
 
     def paused_until(self) -> datetime | None:
@@ -148,6 +205,14 @@ class SendGridTransport:
                 self._paused_until = until
         return DeliveryError("SendGrid rate limit reached (429)", permanent=False,
                              retry_after=_seconds_until(until, now))
+
+
+def _wire_fault(exc: BaseException) -> str:
+    """What broke, by name: "TimeoutError", "URLError: ConnectionRefusedError", "BadStatusLine"."""
+    reason = getattr(exc, "reason", None) if isinstance(exc, urllib.error.URLError) else None
+    if isinstance(reason, BaseException):
+        return f"{type(exc).__name__}: {type(reason).__name__}"
+    return type(exc).__name__
 
 
 def _reset_time(exc: HTTPError, now: datetime) -> datetime:

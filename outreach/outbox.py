@@ -32,6 +32,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.db import Database, insert_new
+from outreach.logs import redact
 from outreach.mail_transport import DeliveryError, MailTransport, Sender
 from outreach.models import OutboxMessage
 
@@ -240,8 +241,23 @@ class _Delivery:
             provider_id = self.transport.send(message, self.sender)
         except DeliveryError as exc:
             return _record_failure(self.db, message, exc, self.now()), str(exc)
+        except Exception as exc:
+            error = self._unexpected(message, exc)
+            return _record_failure(self.db, message, error, self.now()), str(error)
         _record_sent(self.db, message, provider_id, self.transport.name, self.now())
         return "sent", ""
+
+    def _unexpected(self, message: OutboxMessage, exc: Exception) -> DeliveryError:
+        """A transport bug or a failure nobody classified: retried, so one bad message fails alone.
+
+        Left to propagate, it would leave the message "sending" with no attempt counted, to be
+        sent again each time the claim lapses, and take the rest of the batch's report with it.
+        """
+        log.error("e-mail %s: unexpected error from %s", message.key, self.transport.name, exc_info=exc)
+        # Shown on the Outbox page: redacted like a log line, in case a library quotes a key.
+        first_line = redact((str(exc).strip().splitlines() or [""])[0][:200])
+        reason = f"unexpected {type(exc).__name__} from {self.transport.name}"
+        return DeliveryError(f"{reason}: {first_line}" if first_line else reason, permanent=False)
 
 
 def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: str,

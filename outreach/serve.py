@@ -16,6 +16,7 @@ import logging
 import sys
 import threading
 
+from outreach import logs
 from outreach.errors import OutreachError
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT, load_settings
@@ -42,9 +43,10 @@ def start_in_background(runtime: Runtime) -> threading.Event:
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(logging.INFO)
     try:
         settings = load_settings()
+        logs.hide(*settings.secrets)
         runtime = Runtime.open(settings) if settings.run_worker_in_app else None
     except OutreachError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,13 +18,15 @@ against it by ``tests/test_docs.py``.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from outreach.errors import ConfigError
@@ -164,10 +166,14 @@ class Settings:
     @property
     def database_url_for_display(self) -> str:
         """The URL with its password masked, safe for logs and the page."""
-        try:
-            return make_url(self.database_url.reveal()).render_as_string(hide_password=True)
-        except Exception:  # an unparseable URL is reported elsewhere; never echo it
-            return "(unparseable database URL)"
+        return masked_database_url(self.database_url.reveal())
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this process holds, for the log filter to mask wherever it turns up."""
+        tables = [str(value) for table in self.secret_tables.values() if isinstance(table, Mapping)
+                  for name, value in table.items() if _SECRET_NAME.search(str(name))]
+        return (self.sendgrid_api_key.reveal(), *database_passwords(self.database_url.reveal()), *tables)
 
     @property
     def uses_google_sheet(self) -> bool:
@@ -176,6 +182,40 @@ class Settings:
     @property
     def uses_sendgrid(self) -> bool:
         return bool(self.sendgrid_api_key)
+
+
+_SECRET_NAME = re.compile(r"(?i)secret|key|password|token")
+
+
+def masked_database_url(url: str | URL) -> str:
+    """The URL with its password masked.
+
+    A password with an unencoded '@' ("p@ss") makes SQLAlchemy read the rest of it as the host
+    ("ss@127.0.0.1"), which ``hide_password`` leaves in plain sight: that residue is masked too.
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+        host = parsed.host or ""
+        if "@" in host:
+            parsed = parsed.set(host=host.rpartition("@")[2], password=parsed.password or "residue")
+        if "password" in parsed.query:  # psycopg also takes ?password=...
+            parsed = parsed.update_query_dict({"password": "***"})
+        return parsed.render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is reported elsewhere; never echo it
+        return "(unparseable database URL)"
+
+
+def database_passwords(raw: str) -> tuple[str, ...]:
+    """The URL's password as written, as decoded, and as SQLAlchemy reads it (all may differ)."""
+    authority = raw.partition("://")[2].split("?")[0]
+    userinfo, at, _ = authority.rpartition("@")  # the last '@': a password may hold one unencoded
+    written = userinfo.partition(":")[2] if at else ""
+    try:
+        url = make_url(raw)
+    except Exception:
+        url = None
+    parsed = [] if url is None else [str(url.password or ""), *url.normalized_query.get("password", ())]
+    return tuple(dict.fromkeys(p for p in (written, unquote(written), *parsed) if p))
 
 
 def load_settings(

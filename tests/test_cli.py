@@ -6,17 +6,20 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from outreach.settings import PROJECT_ROOT
-from tests.conftest import DEMO_MONDAY_7AM_NY
+from tests.conftest import DEMO_MONDAY_7AM_NY, POSTGRES_URL, _need_postgres
+from tests.fakes.sendgrid_server import FakeSendGrid
 
 # Every command runs on the demo's Monday morning (tests/at.py moves its clock), whatever day
 # the suite runs: the demo history, the plans and the dates they print are that day's.
 AT = str(PROJECT_ROOT / "tests" / "at.py")
+# The call lists of the New York reps are due at 07:30: the worker has real mail to send.
+DEMO_MONDAY_8AM_NY = DEMO_MONDAY_7AM_NY + timedelta(hours=1)
 
 
 def outreach(tmp_path: Path, *args: str, cwd: Path = PROJECT_ROOT, at: datetime = DEMO_MONDAY_7AM_NY,
@@ -107,11 +110,50 @@ def test_cron_in_another_directory_opens_the_projects_database(tmp_path: Path) -
             leftover.unlink()
 
 
-def test_database_password_never_printed(tmp_path: Path) -> None:
-    result = outreach(tmp_path, "migrate",
-                      OUTREACH_DATABASE_URL="postgresql://app:hunter2@127.0.0.1:1/outreach")
-    assert_one_line_error(result, "cannot open the database", "***")
-    assert "hunter2" not in result.stderr + result.stdout
+# A password with an unencoded '@': SQLAlchemy takes "tZq7x" for the start of the host name.
+AT_PASSWORD = "s3cr@tZq7x"
+# Each piece a leak could show: the whole, either side of the '@', and its encoded form.
+PASSWORD_PIECES = (AT_PASSWORD, "s3cr@", "tZq7x", "s3cr%40tZq7x", "hunter2")
+# Trust authentication on the test server takes any password, so a refused login needs a role
+# that does not exist. Never a real role: a URL that connects would migrate the shared database.
+NO_SUCH_ROLE = f"outreach_nobody_{uuid.uuid4().hex[:6]}"
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql://app:hunter2@127.0.0.1:1/outreach", "cannot open the database"),
+    (f"postgresql://app:{AT_PASSWORD}@127.0.0.1:1/outreach", "cannot open the database"),
+    (f"postgresql://app:{AT_PASSWORD}:more@127.0.0.1:1/outreach", "is not a database URL"),
+    (f"postgresql://{NO_SUCH_ROLE}:s3cr%40tZq7x@" + POSTGRES_URL.split("@", 1)[1],
+     f'role "{NO_SUCH_ROLE}" does not exist'),
+])
+@pytest.mark.parametrize("debug", [(), ("--debug",)], ids=["quiet", "debug"])
+def test_database_password_never_printed(tmp_path: Path, url: str, says: str, debug: tuple[str, ...]) -> None:
+    if NO_SUCH_ROLE in url:
+        _need_postgres()
+    result = outreach(tmp_path, *debug, "migrate", OUTREACH_DATABASE_URL=url, OUTREACH_LOG_LEVEL="DEBUG")
+    assert result.returncode == 1, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+    printed = result.stdout + result.stderr
+    assert [piece for piece in PASSWORD_PIECES if piece in printed] == []
+
+
+@pytest.mark.parametrize("debug", [("--debug",), ()], ids=["--debug", "OUTREACH_LOG_LEVEL"])
+def test_the_sendgrid_key_is_never_printed_even_while_debugging_real_mail(
+        tmp_path: Path, debug: tuple[str, ...]) -> None:
+    key = f"SG.test-secret-{uuid.uuid4().hex}"  # built here, so no scanner flags the repository
+    with FakeSendGrid(api_key=key) as fake:
+        mail = {"SENDGRID_API_KEY": key, "OUTREACH_SENDGRID_HOST": fake.host, "OUTREACH_LOG_LEVEL": "DEBUG"}
+        outputs = [outreach(tmp_path, *debug, command, at=DEMO_MONDAY_8AM_NY, **mail)
+                   for command in ("migrate", "demo")]
+        outputs.append(outreach(tmp_path, *debug, "worker", "--once", at=DEMO_MONDAY_8AM_NY, **mail))
+        assert all(result.returncode == 0 for result in outputs), outputs[-1].stderr
+        assert fake.accepted_count() > 0  # real mail went out through the sendgrid library
+        fake.assert_contract()
+    printed = "".join(result.stdout + result.stderr for result in outputs)
+    assert " DEBUG " in printed or " INFO " in printed  # the logs were on
+    for piece in (key, key[-12:], key.removeprefix("SG.")):
+        assert piece not in printed
+    assert "PAYLOAD" not in printed  # python_http_client's request bodies: customers' names
 
 
 def test_unreadable_workbook_is_one_line_and_exit_1(tmp_path: Path) -> None:

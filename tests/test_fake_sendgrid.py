@@ -4,6 +4,9 @@ These tests pin what the library really raises (for the mail transport to catch)
 ``python_http_client.exceptions.HTTPError`` subclasses with ``.status_code``, ``.body`` (bytes) and
 ``.headers`` (an ``http.client.HTTPMessage``, case-insensitive); a read timeout is a bare
 ``TimeoutError`` (not wrapped in ``URLError``); a refused connection is ``urllib.error.URLError``.
+Beneath HTTP: a body cut short is ``http.client.IncompleteRead`` (an ``HTTPException``, not an
+``OSError``), even for a 401 whose error body the library was reading; a reset connection is a bare
+``ConnectionResetError``; a garbage status line is ``http.client.BadStatusLine``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.client import HTTPMessage, RemoteDisconnected
+from http.client import BadStatusLine, HTTPMessage, IncompleteRead, RemoteDisconnected
 
 import pytest
 from python_http_client.exceptions import (
@@ -348,3 +351,51 @@ def test_only_real_statuses_can_be_scripted(fake: FakeSendGrid) -> None:
             fake.respond_next(status)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         fake.respond_next(202, accept=True)
+    for bad in ({"status": 202, "fault": "slow"}, {"status": "hang", "fault": "reset"}):
+        with pytest.raises(ValueError):
+            fake.respond_next(**bad)  # type: ignore[arg-type]
+
+
+def test_a_202_cut_short_is_an_incomplete_read_after_the_message_was_accepted(
+        fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+    fake.respond_next(202, fault="truncate")
+
+    with pytest.raises(IncompleteRead) as caught:
+        sg.send(referral_mail())
+
+    assert not isinstance(caught.value, OSError)  # so `except OSError` does not catch it
+    assert caught.value.__context__ is None  # nothing else went wrong: the status was a 2xx
+    assert fake.accepted_count() == 1
+    assert sg.send(referral_mail()).status_code == 202  # only that one answer was broken
+    fake.assert_contract()
+
+
+def test_an_error_body_cut_short_hides_the_status_behind_an_incomplete_read(
+        fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+    fake.respond_next(401, fault="truncate")
+
+    with pytest.raises(IncompleteRead) as caught:  # not UnauthorizedError: sendgrid-python#966
+        sg.send(referral_mail())
+
+    cause = caught.value.__context__  # the library was reading urllib's HTTPError when it broke
+    assert isinstance(cause, urllib.error.HTTPError) and cause.code == 401
+    assert fake.accepted_count() == 0
+
+
+def test_a_reset_mid_answer_is_a_connection_reset(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+    fake.respond_next(202, fault="reset")
+
+    with pytest.raises(ConnectionResetError):
+        sg.send(referral_mail())
+
+    assert fake.accepted_count() == 1  # SendGrid may well have it: a retry can send it twice
+
+
+def test_a_garbage_status_line_is_a_bad_status_line(fake: FakeSendGrid, sg: SendGridAPIClient) -> None:
+    fake.respond_next(202, fault="garbage")
+
+    with pytest.raises(BadStatusLine) as caught:
+        sg.send(referral_mail())
+
+    assert not isinstance(caught.value, OSError)
+    assert fake.accepted_count() == 0

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from outreach import clock as outreach_clock
 from outreach.db import Database
@@ -15,7 +15,7 @@ from outreach.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
 from outreach.models import OutboxMessage
 from outreach.outbox import CLAIM_FOR, GIVE_UP_AFTER, Email, claim, deliver_due, enqueue, renew_claim
 from tests.conftest import MONDAY_9AM_NY
-from tests.fakes.sendgrid_server import FakeSendGrid
+from tests.fakes.sendgrid_server import FakeSendGrid, Fault
 
 SENDER = Sender("outreach@example.com", "Outreach")
 
@@ -255,3 +255,70 @@ def test_a_message_that_waited_days_still_gets_a_day_of_retries(database: Databa
     assert (waiting.status, waiting.first_attempt_at) == ("pending", MONDAY_9AM_NY)
     now[0] = MONDAY_9AM_NY + GIVE_UP_AFTER + timedelta(minutes=1)  # a day of failures later
     assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).failed == 1
+
+
+def test_a_202_cut_short_is_sent_once_and_never_again(database: Database, sendgrid: FakeSendGrid) -> None:
+    """The status line and X-Message-Id arrived, then the connection closed mid-body."""
+    add(database, email())
+    sendgrid.respond_next(202, fault="truncate")
+    for seconds in range(0, 151, 5):  # a worker's passes for two and a half minutes
+        at = MONDAY_9AM_NY + timedelta(seconds=seconds)
+        deliver_due(database, transport(sendgrid), SENDER, "w1", lambda at=at: at)
+    (sent,) = messages(database)
+    assert (sent.status, sent.attempts, sent.last_error) == ("sent", 1, None)
+    assert sent.provider_message_id == sendgrid.message_ids[0]
+    assert len(sendgrid.requests) == 1
+
+
+@pytest.mark.parametrize(("status", "fault", "says"), [
+    (202, "reset", "ConnectionResetError"),  # it may have been accepted: at-least-once, so retry
+    (202, "garbage", "BadStatusLine"),
+    (500, "truncate", "server error (500)"),
+    (503, "reset", "ConnectionResetError"),
+])
+def test_a_broken_answer_is_retried_with_its_reason(database: Database, sendgrid: FakeSendGrid,
+                                                    status: int, fault: Fault, says: str) -> None:
+    add(database, email())
+    sendgrid.respond_next(status, fault=fault)
+    now, tick = clock()
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", tick)
+    assert report.retried == 1 and says in report.errors[0]
+    (waiting,) = messages(database)
+    assert (waiting.status, waiting.attempts, waiting.claimed_by) == ("pending", 1, None)
+    assert says in waiting.last_error
+    now[0] = waiting.next_attempt_at
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", tick).sent == 1
+
+
+def test_a_401_whose_body_is_cut_still_fails_for_good(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    sendgrid.respond_next(401, fault="truncate")
+    assert deliver_due(database, transport(sendgrid), SENDER, "w1", clock()[1]).failed == 1
+    (failed,) = messages(database)
+    assert failed.status == "failed" and "SENDGRID_API_KEY" in failed.last_error
+
+
+def test_a_429_whose_body_is_cut_still_pauses_until_its_reset(database: Database,
+                                                              sendgrid: FakeSendGrid) -> None:
+    add(database, email())
+    sendgrid.respond_next(429, reset_in=120, fault="truncate")
+    with time_machine.travel(MONDAY_9AM_NY, tick=False):
+        one_account = transport(sendgrid)
+        assert deliver_due(database, one_account, SENDER, "w1", clock_now).retried == 1
+        assert one_account.paused_until() is not None
+    (waiting,) = messages(database)
+    assert waiting.next_attempt_at - MONDAY_9AM_NY >= timedelta(seconds=120)
+
+
+def test_a_message_that_breaks_the_transport_fails_alone(database: Database, sendgrid: FakeSendGrid) -> None:
+    add(database, email("alert:1"), email("alert:2"), email("alert:3"))
+    with database.session() as session, session.begin():  # a row no code path should write
+        session.execute(update(OutboxMessage).where(OutboxMessage.key == "alert:2").values(cc=None))
+    report = deliver_due(database, transport(sendgrid), SENDER, "w1", clock()[1], threads=1)
+    assert (report.sent, report.retried) == (2, 1)
+    broken = {m.key: m for m in messages(database)}["alert:2"]
+    assert (broken.status, broken.attempts, broken.claimed_by) == ("pending", 1, None)
+    assert broken.last_error.startswith("unexpected TypeError from sendgrid: ")
+    assert report.errors == [broken.last_error]
+    assert broken.next_attempt_at - MONDAY_9AM_NY >= timedelta(seconds=30)  # not resent every pass
+    assert sendgrid.accepted_count() == 2

@@ -34,6 +34,15 @@ instead), 200 (as sandbox), 400, 401, 403, 413, 429 (``X-RateLimit-Limit``,
 answering until ``release_hangs()`` or ``stop()``, then drop it. ``respond_next("hang", accept=True)``
 records the message as accepted before hanging: the lost 202 after which a retry sends twice.
 
+Wire faults, for the errors a real connection produces beneath HTTP (``respond_next(status, fault=...)``):
+- ``"truncate"``: the status line and headers go out whole, with a Content-Length larger than the
+  body, then the connection closes. A 202 is recorded as accepted first: SendGrid had the message,
+  only its (empty) body went missing. The client sees ``http.client.IncompleteRead``;
+- ``"reset"``: part of the status line and headers, then a TCP reset (``SO_LINGER`` 0): no answer
+  ever arrives whole. A 202 is recorded as accepted, as a real server would have queued it;
+- ``"garbage"``: a line that is not an HTTP status line, then close (``http.client.BadStatusLine``);
+  nothing is accepted.
+
 Sharp edges:
 - urllib sends even 127.0.0.1 through ``http_proxy`` when one is set, unless ``no_proxy`` lists
   127.0.0.1 (``tests/test_fake_sendgrid.py`` sets it with monkeypatch);
@@ -52,6 +61,8 @@ import functools
 import gzip
 import json
 import math
+import socket
+import struct
 import threading
 import time
 import uuid
@@ -69,6 +80,8 @@ from openapi_schema_validator import OAS30Validator
 MAIL_SEND_PATH = "/v3/mail/send"
 HANG = "hang"
 Status = int | Literal["hang"]
+Fault = Literal["truncate", "reset", "garbage"]
+FAULTS: tuple[str, ...] = ("truncate", "reset", "garbage")
 
 CONTRACT_NAME = "sendgrid-mail-v3.openapi.json"
 _PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +153,7 @@ class _Reply:
     body: Any = None
     reset_in: float = 1.0
     accept: bool = False
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,7 @@ class _Answer:
     status: int
     headers: dict[str, str]
     body: bytes
+    fault: Fault | None = None
 
 
 def _error_body(message: str, field_name: str | None = None) -> dict[str, Any]:
@@ -254,19 +269,23 @@ class FakeSendGrid:
     # -- scripting -----------------------------------------------------------------------------
 
     def respond_next(self, status: Status, times: int = 1, headers: Mapping[str, str] | None = None,
-                     body: Any = None, *, reset_in: float = 1.0, accept: bool = False) -> None:
+                     body: Any = None, *, reset_in: float = 1.0, accept: bool = False,
+                     fault: Fault | None = None) -> None:
         """Answer the next ``times`` requests with ``status`` (after the queue already scripted).
 
         ``headers`` are added to the reply; ``body`` (dict, str or bytes) replaces the default
         one; ``reset_in`` seconds set a 429's X-RateLimit-Reset; ``accept=True`` with "hang"
-        records the message as accepted before hanging.
+        records the message as accepted before hanging; ``fault`` breaks the answer on the wire
+        (see the module docstring).
         """
         _check_status(status)
         if times < 1:
             raise ValueError("times must be at least 1")
         if accept and status != HANG:
             raise ValueError('accept=True only goes with "hang"')
-        reply = _Reply(status, dict(headers or {}), body, reset_in, accept)
+        if fault is not None and (fault not in FAULTS or status == HANG):
+            raise ValueError(f"fault must be one of {FAULTS} with an HTTP status, not {fault!r}")
+        reply = _Reply(status, dict(headers or {}), body, reset_in, accept, fault)
         with self._lock:
             self._queue.extend([reply] * times)
 
@@ -387,7 +406,10 @@ class FakeSendGrid:
 
         with self._lock:
             reply = self._queue.popleft() if self._queue else self._default
-        return self._reply(reply, payload)
+        answer = self._reply(reply, payload)
+        if answer is not None and reply.fault is not None:
+            return _Answer(answer.status, answer.headers, answer.body, reply.fault)
+        return answer
 
     @staticmethod
     def _parse(raw: bytes, headers: Mapping[str, str]) -> tuple[Any, str | None]:
@@ -437,6 +459,8 @@ class FakeSendGrid:
                 self._sandbox_messages.append(payload)
             return self._answer(200, headers, reply.body)
         if status == 202:
+            if reply.fault == "garbage":  # whatever the server meant, nothing came back to say so
+                return self._answer(202, headers, reply.body)
             headers = {"X-Message-Id": self._accept(payload), **headers}
             return self._answer(202, headers, reply.body)
         if status == 429:
@@ -489,6 +513,26 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeSendGrid
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resets: set[socket.socket] = set()
+        self._resets_lock = threading.Lock()
+
+    def reset_on_close(self, connection: socket.socket) -> None:
+        with self._resets_lock:
+            self._resets.add(connection)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._resets_lock:
+            reset = request in self._resets
+            self._resets.discard(request)
+        if reset:
+            # socketserver would shutdown(SHUT_WR) first, which sends a FIN: the client would
+            # read a short but clean answer. A plain close with SO_LINGER 0 sends the RST.
+            self.close_request(request)
+            return
+        super().shutdown_request(request)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
@@ -506,15 +550,37 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             return  # dropped: the client sees the connection close without a response
         try:
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(answer.body)
+            if answer.fault is None:
+                self._write(answer, content_length=len(answer.body))
+            else:
+                self._break(answer)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timed out) before the answer
+
+    def _write(self, answer: _Answer, content_length: int) -> None:
+        self.send_response(answer.status)
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(content_length))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+    def _break(self, answer: _Answer) -> None:
+        if answer.fault == "truncate":
+            # Promise more than is sent (at least one byte more, even for an empty 202), then close.
+            self._write(answer, content_length=len(answer.body) + 64)
+            self.wfile.flush()
+            return
+        if answer.fault == "garbage":
+            self.wfile.write(b"SMTP? 999 this is not HTTP\r\n\r\n")
+            self.wfile.flush()
+            return
+        # "reset": half an answer, then RST instead of FIN, so the client's next read fails.
+        self.wfile.write(f"HTTP/1.1 {answer.status} {_phrase(answer.status)}\r\nX-Message-".encode())
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.server.reset_on_close(self.connection)
 
     do_POST = do_GET = do_PUT = do_PATCH = do_DELETE = _serve
 
