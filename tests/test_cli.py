@@ -116,7 +116,7 @@ AT_PASSWORD = "s3cr@tZq7x"
 PASSWORD_PIECES = (AT_PASSWORD, "s3cr@", "tZq7x", "s3cr%40tZq7x", "hunter2")
 # Trust authentication on the test server takes any password, so a refused login needs a role
 # that does not exist. Never a real role: a URL that connects would migrate the shared database.
-NO_SUCH_ROLE = f"outreach_nobody_{uuid.uuid4().hex[:6]}"
+NO_SUCH_ROLE = "outreach_test_no_such_role"  # fixed: pytest-xdist workers must collect the same ids
 
 
 @pytest.mark.parametrize(("url", "says"), [
