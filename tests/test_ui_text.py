@@ -13,7 +13,7 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from outreach.ui.text import md_escape, phone_link
+from outreach.ui.text import email_link, md_escape, phone_link
 
 WORD_JOINER = "\u2060"
 
@@ -39,8 +39,14 @@ def test_a_phishing_link_and_a_remote_image_become_plain_text() -> None:
 
 
 def test_a_web_address_keeps_no_backslash_in_what_is_shown() -> None:
-    assert md_escape("https://acme.com/contact") == r"https\:\/\/acme\.com\/contact"
+    assert md_escape("https://acme.com/contact") == "https\\:\u2060\\/\\/acme\\.com\\/contact"
     assert shown(md_escape("https://acme.com/contact")) == "https://acme.com/contact"
+
+
+def test_addresses_gfm_would_link_are_interrupted_invisibly() -> None:
+    # GFM links these by pattern after parsing, escapes or not (the browser test shows it).
+    for typed in ("http://evil.example", "HTTPS://evil.example", "www.evil.example", "bob@evil.example"):
+        assert WORD_JOINER in md_escape(typed), typed
 
 
 def test_streamlit_text_rewrites_are_interrupted_invisibly() -> None:
@@ -63,3 +69,8 @@ def test_any_text_escapes_to_itself_and_nothing_else(typed: str) -> None:
 def test_a_phone_link_is_made_only_from_a_normalised_number() -> None:
     assert phone_link("(617) 555-0190", "+16175550190") == r"[\(617\) 555\-0190](tel:+16175550190)"
     assert phone_link("x", "+1) [evil](http://evil.example") == "x"
+
+
+def test_an_email_link_is_made_only_from_a_plain_address() -> None:
+    assert email_link("dara@example.org") == r"[dara\@example\.org](mailto:dara@example.org)"
+    assert email_link("a@b)[x](http://evil.example") == md_escape("a@b)[x](http://evil.example")

@@ -22,11 +22,14 @@ import string
 # GFM and Streamlit find in plain text: autolinks (https: www. @), math ($), directives and emoji (:).
 _PUNCTUATION = frozenset(string.punctuation)
 
-# Streamlit rewrites some text after parsing, where no escape reaches: " -> " becomes an arrow,
-# ":material_x:" an icon, ":streamlit:" its logo. An invisible word joiner inside the pattern stops that.
+# Some rewrites run on the parsed text, where no escape reaches: GFM turns "https://x", "www.x" and
+# "a@x.com" into links, and Streamlit " -> " into an arrow, ":material_x:" into an icon and ":streamlit:"
+# into its logo. An invisible word joiner inside each pattern stops them.
 _WORD_JOINER = "\u2060"
+_AUTOLINKS = re.compile(r"(?<=https:)(?=//)|(?<=http:)(?=//)|(?<=www)(?=\.)|(?<=@)(?=[-\w])", re.IGNORECASE)
 _ARROWS = re.compile(r"(?:(?<=\s)|^)(<->|->|<-|--|>=|<=|~=)(?=\s|$)")
-_ICONS = re.compile(r":(?=material_\w+:|streamlit:)")
+_ICONS = re.compile(r"(?<=:)(?=material_\w+:|streamlit:)")
+_EMAIL = re.compile(r"[^\s@()<>\[\]\\]+@[^\s@()<>\[\]\\]+")
 
 
 def md_escape(text: object) -> str:
@@ -40,9 +43,14 @@ def md_escape(text: object) -> str:
 
 
 def _escape_line(line: str) -> str:
+    line = _AUTOLINKS.sub(_WORD_JOINER, line)
     line = _ARROWS.sub(lambda m: m[1][0] + _WORD_JOINER + m[1][1:], line)
-    line = _ICONS.sub(":" + _WORD_JOINER, line)
-    return "".join(f"\\{c}" if c in _PUNCTUATION else c for c in line)
+    line = _ICONS.sub(_WORD_JOINER, line)
+    return _backslashed(line)
+
+
+def _backslashed(text: str) -> str:
+    return "".join(f"\\{c}" if c in _PUNCTUATION else c for c in text)
 
 
 def phone_link(shown: str, e164: str) -> str:
@@ -50,3 +58,10 @@ def phone_link(shown: str, e164: str) -> str:
     if re.fullmatch(r"\+\d{4,15}", e164 or ""):
         return f"[{md_escape(shown)}](tel:{e164})"
     return md_escape(shown)
+
+
+def email_link(address: str) -> str:
+    """A mailto link for an address the domain validated: it copies cleanly, with no word joiner in it."""
+    if _EMAIL.fullmatch(address or ""):
+        return f"[{_backslashed(address)}](mailto:{address})"  # link text is never autolinked again
+    return md_escape(address)
