@@ -14,13 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from outreach.ui.text import email_link, md_escape, phone_link
-
-WORD_JOINER = "\u2060"
-
-
-def shown(markdown: str) -> str:
-    """What a reader sees of md_escape's output: escapes resolved, hard breaks as newlines."""
-    return re.sub(r"\\(.)", r"\1", markdown.replace("  \n", "\n")).replace(WORD_JOINER, "")
+from tests.shown import WORD_JOINER, shown
 
 
 def bare_punctuation(markdown: str) -> list[str]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from outreach.access import Viewer, viewer_for_email
 from outreach.models import Rep
 from outreach.ui.context import get_runtime
+from outreach.ui.text import md_escape
 
 LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
 
@@ -64,12 +65,12 @@ def _signed_in_viewer() -> Viewer:
         viewer = viewer_for_email(session, email)
     if viewer is None:
         st.title("You are not on the team")
-        st.write(f"{email or 'This account'} is not an active rep or manager on the Reps tab of the "
-                 "team's sheet. Ask your manager to add you, then sign in again.")
+        st.markdown(f"{md_escape(email or 'This account')} is not an active rep or manager on the Reps tab "
+                    "of the team's sheet. Ask your manager to add you, then sign in again.")
         st.button("Sign out", key="sign_out", on_click=st.logout)
         st.stop()
     with st.sidebar:
-        st.caption(f"Signed in as {viewer.name}")
+        st.caption(f"Signed in as {md_escape(viewer.name)}")
         st.button("Sign out", key="sign_out", on_click=st.logout)
     return viewer
 

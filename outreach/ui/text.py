@@ -38,6 +38,8 @@ def md_escape(text: object) -> str:
     Line breaks stay line breaks; a line's leading and trailing spaces go (a browser drops them
     anyway, and leading ones would make a code block).
     """
+    if text is None:
+        return ""
     lines = (_escape_line(line.strip()) for line in str(text).splitlines())
     return "  \n".join(lines)  # two spaces: a hard line break that leaves no stray character
 

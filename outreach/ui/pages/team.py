@@ -36,6 +36,7 @@ from outreach.ui.actions import close_duplicate, flash, reassign_lead
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, read_health
+from outreach.ui.params import row_id
 
 
 def choose_filters(reps: list[Rep], today: date) -> Filters:
@@ -152,13 +153,14 @@ def linked_lead(viewer: Viewer, reps: list[Rep], team: TeamSettings) -> None:
     raw = st.query_params.get("lead")
     if not raw:
         return
-    if not raw.isdigit():
+    lead_id = row_id(raw)
+    if lead_id is None:
         st.info("That link does not name a lead.")  # the address is typed text: never echoed
         return
     with get_runtime().db.session() as session:
-        linked = overdue_lead(session, viewer, int(raw), clock.now(), team)
+        linked = overdue_lead(session, viewer, lead_id, clock.now(), team)
     if linked is None:
-        st.info(f"Lead {int(raw)} is no longer waiting: it was reached or closed since the e-mail.")
+        st.info(f"Lead {lead_id} is no longer waiting: it was reached or closed since the e-mail.")
         return
     st.subheader("The lead from your e-mail")
     lead_actions(viewer, [linked], reps, prefix="linked_")
