@@ -233,10 +233,10 @@ def test_sign_in_maps_the_account_to_the_reps_tab(monday: Runtime) -> None:
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
                           "client_id": "id", "client_secret": "s",
                           "server_metadata_url": "https://accounts.example.com/.well-known/openid"}
-    at.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
     at.run()
     assert at.title[0].value == "You are not on the team"
-    at.user = {"is_logged_in": True, "email": "Jordan.Rivera@example.com"}
+    at.user = {"is_logged_in": True, "email": "Jordan.Rivera@example.com", "email_verified": True}
     at.run()
     assert not at.exception and at.title[0].value == "Today"
     assert "Signed in as Jordan Rivera" in [c.value for c in at.sidebar.caption]
