@@ -24,6 +24,7 @@ from outreach.settings import PROJECT_ROOT
 from outreach.ui.auth import VIEWER_KEY
 from tests.apptest import MANAGER, open_app
 from tests.factories import add_lead
+from tests.shown import shown
 
 DEMO_REPS = {"Jordan Rivera", "Priya Patel", "Sam Okafor", "Alex Kim"}
 EVIL_FORMULA = '=HYPERLINK("http://evil.example","Open")'
@@ -149,3 +150,27 @@ def test_a_stale_escalation_link_says_the_lead_no_longer_waits(demo_app: Runtime
     at.switch_page("outreach/ui/pages/team.py").run()
     assert any(i.value.startswith("Lead 999999 is no longer waiting") for i in at.info)
     assert not [s for s in at.subheader if s.value == "The lead from your e-mail"]
+
+
+def test_closing_a_lead_named_like_a_link_says_so_in_plain_text(demo_app: Runtime) -> None:
+    evil = "[Session expired - sign in again](http://evil.example)"
+    with demo_app.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == "jordan.rivera@example.com"))
+        lead = add_lead(session, jordan, f"Zed {evil}", created_at=clock.now() - timedelta(hours=3))
+    at = open_app("team.py", as_email=MANAGER)
+    at.selectbox(key="overdue_lead").set_value(lead.id).run()
+    at.button(key="overdue_close").click().run()
+    assert not at.exception, at.exception
+    (said,) = [s.value for s in at.success if "closed as a duplicate" in shown(s.value)]
+    assert shown(said) == f"Zed {evil} closed as a duplicate: no more reminders."
+    assert "](http" not in said
+
+
+def test_a_lead_number_beyond_any_key_does_not_break_the_team_page(demo_app: Runtime) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = "99999999999999999999999"
+    at.run()
+    at.selectbox(key="demo_rep").set_value(MANAGER).run()
+    at.switch_page("outreach/ui/pages/team.py").run()
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info if "link" in i.value] == ["That link does not name a lead."]
