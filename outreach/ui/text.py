@@ -10,6 +10,11 @@ never pass them ``md_escape``'d text, or the backslashes show.
 
 So every name, note, subject, address, sheet problem or error message that goes into one of the
 Markdown elements passes through ``md_escape`` first, and nothing else does the job.
+
+One sharp edge: GFM links web and e-mail addresses by pattern after parsing, so md_escape puts an
+invisible word joiner (U+2060) into them. It shows as nothing, but an address copied from a note
+carries it. Addresses a rep needs to copy or click (a lead's phone and e-mail, the Outbox's To)
+are made into real links by ``phone_link`` and ``email_link`` from the values the domain validated.
 """
 
 from __future__ import annotations
