@@ -16,6 +16,7 @@ from outreach.errors import OutreachError
 from outreach.models import Lead, PlannedCall, Rep
 
 Q = TypeVar("Q", bound=Select)
+MAX_ROW_ID = 2**63 - 1  # the largest integer key SQLite or PostgreSQL can hold
 
 
 class NotAllowed(OutreachError):
@@ -52,6 +53,8 @@ def check_rep(viewer: Viewer, rep_id: int) -> None:
 
 def lead_for(session: Session, viewer: Viewer, lead_id: int, *, for_update: bool = False) -> Lead:
     """The lead, if the viewer may see it; the same answer for "missing" and "not yours"."""
+    if not 0 < lead_id <= MAX_ROW_ID:  # no such row, and SQLite would raise OverflowError on it
+        raise NotAllowed(f"lead {lead_id} is not one of your leads")
     query = leads_visible_to(viewer, select(Lead).where(Lead.id == lead_id))
     if for_update and session.bind.dialect.name == "postgresql":
         query = query.with_for_update()

@@ -62,11 +62,15 @@ class CallInput:
 
 
 class FormErrors(OutreachError):
-    """What is wrong with a form, by field ("outcome", "referral.1.phone", ...)."""
+    """What is wrong with a form, by field ("outcome", "referral.1.phone", ...), as plain text.
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    ``leads`` names, by field, the lead an error is about, so a page can link to it.
+    """
+
+    def __init__(self, errors: dict[str, str], leads: dict[str, int] | None = None) -> None:
         super().__init__("; ".join(errors.values()))
         self.errors = errors
+        self.leads = leads or {}
 
 
 @dataclass
@@ -180,9 +184,9 @@ def _checked(session: Session, viewer: Viewer, data: CallInput, team: TeamSettin
         checked = _check_referral(number, referral, team, errors)
         if checked is not None:
             referrals.append(checked)
-    _flag_duplicates(session, viewer, referrals, errors)
+    leads = _flag_duplicates(session, viewer, referrals, errors)
     if errors:
-        raise FormErrors(errors)
+        raise FormErrors(errors, leads)
     return referrals
 
 
@@ -211,39 +215,43 @@ def _check_referral(number: int, referral: ReferralInput, team: TeamSettings,
 
 
 def _flag_duplicates(session: Session, viewer: Viewer, referrals: list[_Referral],
-                     errors: dict[str, str]) -> None:
+                     errors: dict[str, str]) -> dict[str, int]:
     """Point at the lead or customer a referral already is, instead of doubling it."""
     seen: dict[str, int] = {}
+    leads: dict[str, int] = {}
     for referral in referrals:
         for contact in (c for c in (referral.phone, referral.email) if c):
             if contact in seen:
                 errors[f"referral.{referral.number}.phone"] = f"same person as referral {seen[contact] + 1}"
             seen.setdefault(contact, referral.number)
-        match = _existing(session, viewer, referral)
+        match, lead_id = _existing(session, viewer, referral)
         if match:
             errors[f"referral.{referral.number}.duplicate"] = match
+        if lead_id is not None:
+            leads[f"referral.{referral.number}.duplicate"] = lead_id
+    return leads
 
 
-def _existing(session: Session, viewer: Viewer, referral: _Referral) -> str | None:
+def _existing(session: Session, viewer: Viewer, referral: _Referral) -> tuple[str | None, int | None]:
+    """Who the referral already is, and the lead to open when the viewer may see it."""
     conditions = []
     for column_lead, column_customer, value in ((Lead.phone, Customer.phone, referral.phone),
                                                 (Lead.email, Customer.email, referral.email)):
         if value:
             conditions.append((column_lead == value, column_customer == value))
     if not conditions:
-        return None
+        return None, None
     name = f"{referral.first_name} {referral.last_name}".strip()
     lead_id = session.scalar(select(Lead.id).where(or_(*(c[0] for c in conditions)))
                              .order_by(Lead.id).limit(1))
     if lead_id is not None:
         lead = session.scalar(leads_visible_to(viewer, select(Lead).where(Lead.id == lead_id)))
         if lead is None:  # another rep's lead: say so, without showing it
-            return f"{name} is already another rep's lead; ask your manager before adding them again"
+            return f"{name} is already another rep's lead; ask your manager before adding them again", None
         owner = session.get(Rep, lead.owner_id)
-        return (f"{name} is already a lead: {lead.full_name} (lead {lead.id}, {owner.name}'s) "
-                f"[open it](?lead={lead.id})")
+        return f"{name} is already a lead: {lead.full_name} (lead {lead.id}, {owner.name}'s)", lead.id
     customer = session.scalar(select(Customer).where(or_(*(c[1] for c in conditions))).limit(1))
     if customer is not None:
         return (f"{customer.full_name} is already a customer ({customer.company or 'no company'}): "
-                "ask them for referrals on their own call instead")
-    return None
+                "ask them for referrals on their own call instead"), None
+    return None, None

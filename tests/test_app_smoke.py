@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,13 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from outreach import clock
-from outreach.models import OutboxMessage
+from outreach.models import OutboxMessage, SyncRun
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
 from outreach.sync import run_sync, sync_status
 from tests.apptest import MANAGER, open_app
+from tests.shown import shown
 
 PAGES = ["today.py", "team.py", "outbox.py", "data_status.py"]
 REP_PAGES = ["today.py", "outbox.py"]
@@ -44,10 +47,37 @@ def test_data_status_lists_skipped_rows(demo_app: Runtime) -> None:
     assert "need attention" in at.subheader[0].value
 
 
-def test_sync_now_button_syncs(demo_app: Runtime) -> None:
+def sync_runs(runtime: Runtime) -> list[SyncRun]:
+    with runtime.db.session() as session:
+        return list(session.scalars(select(SyncRun).order_by(SyncRun.id)))
+
+
+def test_sync_now_reads_the_sheet_and_says_so(demo_app: Runtime) -> None:
+    at = open_app("data_status.py", as_email=MANAGER)
+    before = sync_runs(demo_app)
+    at.button(key="sync_now").click().run()
+    assert not at.exception, at.exception
+    (status,) = at.status
+    assert (status.label, status.state) == ("Sync finished", "complete")
+    after = sync_runs(demo_app)
+    assert len(after) == len(before) + 1 and after[-1].ok
+
+
+def test_a_failed_sync_shows_the_problem_as_typed(demo_app: Runtime, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamlit as st
+
+    monkeypatch.setenv("OUTREACH_WORKBOOK", str(tmp_path / "[Open](http:" / "evil.example).xlsx"))
+    st.cache_resource.clear()  # a Runtime that reads the missing workbook
     at = open_app("data_status.py", as_email=MANAGER)
     at.button(key="sync_now").click().run()
-    assert not at.exception
+    assert not at.exception, at.exception
+    (status,) = at.status
+    assert status.state == "error" and "[Open](http:/evil.example).xlsx" in shown(status.label)
+    sources = [status.label, *(e.value for e in at.error), *(w.value for w in at.warning),
+               *(c.value for c in at.caption)]
+    assert not [s for s in sources if re.search(r"(?<!\\)\]\(", s)], sources  # no live link anywhere
+    assert any("[Open](http:/evil.example).xlsx" in shown(e.value) for e in at.error)  # the health panel
 
 
 def free_port() -> int:
@@ -149,7 +179,9 @@ def test_the_outbox_shows_a_subject_as_typed_and_why_a_reminder_waits(demo_app: 
             last_error="waiting for Jordan Rivera's business hours (Tue 24 Nov 08:00 America/New_York)"))
     at = open_app("outbox.py", as_email=MANAGER)
     assert not at.exception, at.exception
-    (shown,) = [m.value for m in at.markdown if "Bob" in m.value]
-    assert shown.startswith(r"**Reminder: \*Bob\* \[x\]\(http://evil\.example\) is still waiting**")
+    (subject,) = [m.value for m in at.markdown if "Bob" in m.value]
+    assert shown(subject).startswith("**Reminder: *Bob* [x](http://evil.example) is still waiting**\n"
+                                     "To: [jordan.rivera@example.com](mailto:jordan.rivera@example.com)")
+    assert re.findall(r"(?<!\\)\]\((.*?)\)", subject) == ["mailto:jordan.rivera@example.com"]
     assert any("business hours" in c.value for c in at.caption)
     assert at.dataframe[0].value["note"].iloc[0].startswith("waiting for Jordan Rivera")

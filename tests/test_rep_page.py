@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -16,6 +17,7 @@ from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, team_settings
 from tests.apptest import open_app
 from tests.factories import add_lead
+from tests.shown import shown
 
 MONDAY_9AM_NY = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 JORDAN, PRIYA = "jordan.rivera@example.com", "priya.patel@example.com"
@@ -65,7 +67,7 @@ def test_logging_a_call_with_two_referrals_makes_two_leads_with_alerts(monday: R
     fill_referral(at, prefix, 1, first_name="Eli", last_name="Stone", email="eli.stone@example.org")
     at.button(key=f"{prefix}save").click().run()
     assert not at.exception, at.exception
-    assert at.success[0].value.startswith("Call saved: 2 new leads to follow up")
+    assert shown(at.success[0].value).startswith("Call saved: 2 new leads to follow up")
     dana, eli = leads_named(monday, "Dara", "Eli")
     assert (dana.kind, dana.phone, dana.relationship, dana.best_time) == (
         "referral", "+16175550190", "Sister-in-law", "Mornings")
@@ -87,7 +89,7 @@ def test_a_failed_save_keeps_everything_typed_and_says_why(monday: Runtime) -> N
     at.text_area(key=f"{prefix}better").input("Invoices arrive late")
     fill_referral(at, prefix, 0, first_name="Gail", phone="555-CALL-ME")
     at.button(key=f"{prefix}save").click().run()
-    assert any("555-CALL-ME' has the wrong number of digits" in e.value for e in at.error)
+    assert any("'555-CALL-ME' has the wrong number of digits" in shown(e.value) for e in at.error)
     assert at.text_input(key=f"{prefix}ref0_first_name").value == "Gail"
     assert at.text_area(key=f"{prefix}better").value == "Invoices arrive late"
     assert leads_named(monday, "Gail") == []
@@ -106,7 +108,8 @@ def test_when_the_database_refuses_halfway_nothing_is_half_saved_and_the_form_is
         conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON leads "
                              "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
     at.button(key=f"{prefix}save").click().run()
-    assert any("The save failed" in e.value and "Nothing you typed was lost" in e.value for e in at.error)
+    assert any("The save failed" in shown(e.value) and "Nothing you typed was lost" in shown(e.value)
+               for e in at.error)
     assert at.text_input(key=f"{prefix}ref0_first_name").value == "Hana"
     with monday.db.session() as session:
         assert session.scalars(select(Call)).all() == []  # the call did not stay without its lead
@@ -160,7 +163,7 @@ def test_skip_brings_one_replacement(monday: Runtime) -> None:
     at = as_rep(JORDAN)
     planned = first_planned(monday, JORDAN)
     at.button(key=f"skip{planned.id}").click().run()
-    assert at.success[0].value == "Skipped. A replacement is on your list."
+    assert shown(at.success[0].value) == "Skipped. A replacement is on your list."
     with monday.db.session() as session:
         statuses = session.scalars(select(PlannedCall.status).where(
             PlannedCall.rep_id == planned.rep_id).order_by(PlannedCall.position)).all()
@@ -171,11 +174,12 @@ def test_a_follow_up_attempt_then_a_conversation(monday: Runtime) -> None:
     with monday.db.session() as session, session.begin():
         jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
         lead = add_lead(session, jordan, "Jack Lead", next_reminder_at=MONDAY_9AM_NY)
+        add_lead(session, jordan, "Kai Waiting")  # keeps the countdown table on the page
     at = as_rep(JORDAN)
     prefix = f"lead{lead.id}_"
     at.radio(key=f"{prefix}outcome").set_value("voicemail")
     at.button(key=f"{prefix}save").click().run()
-    assert at.success[0].value == "Attempt logged. Reminders continue until you talk to them."
+    assert shown(at.success[0].value) == "Attempt logged. Reminders continue until you talk to them."
     (attempted,) = leads_named(monday, "Jack")
     assert (attempted.status, attempted.attempts, attempted.next_reminder_at) == (
         "attempted", 1, MONDAY_9AM_NY)
@@ -185,7 +189,9 @@ def test_a_follow_up_attempt_then_a_conversation(monday: Runtime) -> None:
     (reached,) = leads_named(monday, "Jack")
     assert (reached.status, reached.first_contact_at, reached.next_reminder_at) == (
         "appointment", MONDAY_9AM_NY, None)
-    assert "Jack Lead" not in set(at.dataframe[0].value["Lead"]) if at.dataframe else True
+    countdown = set(at.dataframe[0].value["Lead"])
+    assert "Kai Waiting" in countdown and "Jack Lead" not in countdown
+    assert not [e for e in at.expander if e.label.startswith("Jack Lead")]
 
 
 def test_a_rep_never_sees_another_reps_lead(monday: Runtime) -> None:
@@ -227,10 +233,10 @@ def test_sign_in_maps_the_account_to_the_reps_tab(monday: Runtime) -> None:
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x",
                           "client_id": "id", "client_secret": "s",
                           "server_metadata_url": "https://accounts.example.com/.well-known/openid"}
-    at.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
     at.run()
     assert at.title[0].value == "You are not on the team"
-    at.user = {"is_logged_in": True, "email": "Jordan.Rivera@example.com"}
+    at.user = {"is_logged_in": True, "email": "Jordan.Rivera@example.com", "email_verified": True}
     at.run()
     assert not at.exception and at.title[0].value == "Today"
     assert "Signed in as Jordan Rivera" in [c.value for c in at.sidebar.caption]
@@ -244,3 +250,80 @@ def test_demo_sign_in_refuses_to_run_on_a_public_address(monday: Runtime) -> Non
     finally:
         st.config.set_option("server.address", previous)
     assert "anyone could act as any rep" in at.error[0].value
+
+
+EVIL_NAME = "[Session expired - sign in again](http://evil.example)"
+EVIL_NOTE = "![x](http://evil.example/x.png) <img src=x onerror=alert(1)> https://acme.com/contact"
+
+
+def markdown_sources(at: AppTest) -> list[str]:
+    """Every text the page hands Streamlit's Markdown renderer: bodies and labels."""
+    bodies = [e.value for kind in ("markdown", "caption", "error", "warning", "info", "success",
+                                   "title", "subheader") for e in getattr(at, kind)]
+    labels = [e.label for kind in ("expander", "button", "text_input", "radio") for e in getattr(at, kind)]
+    return bodies + labels
+
+
+def live_markup(markdown: str) -> bool:
+    """A link to the web or an HTML tag that Markdown would act on (not backslash-escaped)."""
+    return re.search(r"(?<!\\)\]\(http|(?<!\\)<", markdown) is not None
+
+
+def test_names_and_notes_show_as_typed_not_as_links_or_images(monday: Runtime) -> None:
+    planned = first_planned(monday, JORDAN)
+    with monday.db.session() as session, session.begin():
+        customer = session.get(Customer, planned.customer_id)
+        customer.first_name, customer.last_name, customer.notes = "Ann", EVIL_NAME, EVIL_NOTE
+        customer.company = "<b>Acme</b>"
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        lead = add_lead(session, jordan, f"Bea {EVIL_NAME}", need=EVIL_NOTE, relationship="*sister*")
+    at = as_rep(JORDAN)
+    sources = markdown_sources(at)
+    assert not [s for s in sources if live_markup(s)]
+    assert any(shown(s) == f"Bea {EVIL_NAME}" for s in (e.label.split(" · ")[0] for e in at.expander))
+    assert any(f"Needs: {EVIL_NOTE}" in shown(c.value) for c in at.caption)
+    assert any(EVIL_NOTE in shown(c.value) for c in at.caption)  # the customer's notes
+    assert any(f"Ann {EVIL_NAME} · <b>Acme</b>" in shown(m.value) for m in at.markdown)
+    assert any("How they know them: *sister*" in shown(c.value) for c in at.caption)
+    prefix = f"lead{lead.id}_"
+    at.radio(key=f"{prefix}outcome").set_value("voicemail")
+    at.text_input(key=f"{prefix}note").input(f"left a message {EVIL_NAME}")
+    at.button(key=f"{prefix}save").click().run()
+    assert any(f"left a message {EVIL_NAME}" in shown(c.value) for c in at.caption)  # the history line
+    assert not [s for s in markdown_sources(at) if live_markup(s)]
+
+
+def test_a_duplicate_referral_names_the_lead_as_typed_and_links_only_to_it(monday: Runtime) -> None:
+    with monday.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        known = add_lead(session, jordan, f"Ivy {EVIL_NAME}", phone="+16175550194")
+    at = as_rep(JORDAN)
+    prefix = f"call{first_planned(monday, JORDAN).id}_"
+    at.radio(key=f"{prefix}outcome").set_value("connected")
+    fill_referral(at, prefix, 0, first_name="Ivy", last_name="[x](http://evil.example)",
+                  phone="617-555-0194")
+    at.button(key=f"{prefix}save").click().run()
+    (flag,) = [e.value for e in at.error if "already a lead" in shown(e.value)]
+    assert shown(flag).startswith(f"Ivy [x](http://evil.example) is already a lead: Ivy {EVIL_NAME} "
+                                  f"(lead {known.id}, Jordan Rivera's)")
+    assert re.findall(r"(?<!\\)\]\((.*?)\)", flag) == [f"?lead={known.id}"]  # the one real link
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", "9223372036854775808", "²", "-1", "1e3"])
+def test_a_link_to_a_lead_that_cannot_exist_says_so_without_a_traceback(monday: Runtime, raw: str) -> None:
+    at = open_app()
+    at.query_params["lead"] = raw
+    at.run()
+    at.selectbox(key="demo_rep").set_value(JORDAN).run()
+    assert not at.exception, at.exception
+    assert any("not one of your leads" in shown(w.value) for w in at.warning)
+    assert raw not in "".join(w.value for w in at.warning)  # typed text is never echoed
+
+
+def test_the_domain_refuses_a_lead_number_beyond_any_key(monday: Runtime) -> None:
+    from outreach.access import NotAllowed, lead_for, viewer_for_email
+
+    with monday.db.session() as session:
+        jordan = viewer_for_email(session, JORDAN)
+        with pytest.raises(NotAllowed):
+            lead_for(session, jordan, 10**22)

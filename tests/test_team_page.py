@@ -2,31 +2,89 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import PurePosixPath
 
+import pytest
 import time_machine
 from sqlalchemy import select
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from outreach import clock
 from outreach.access import viewer_for_email
+from outreach.csv_export import csv_bytes
+from outreach.metrics import SUMMARY_DAYS, SUMMARY_HEADER, Filters, report_for, summary_rows
 from outreach.models import Lead, OutboxMessage, Rep
-from outreach.runtime import Runtime
+from outreach.runtime import Runtime, team_settings
 from outreach.settings import PROJECT_ROOT
 from outreach.ui.auth import VIEWER_KEY
 from tests.apptest import MANAGER, open_app
+from tests.factories import add_lead
+from tests.shown import shown
 
 DEMO_REPS = {"Jordan Rivera", "Priya Patel", "Sam Okafor", "Alex Kim"}
+EVIL_FORMULA = '=HYPERLINK("http://evil.example","Open")'
 
 
-def test_a_manager_sees_every_rep_and_can_download_the_table(demo_app: Runtime) -> None:
-    at = open_app("team.py", as_email=MANAGER)
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, bytes]]:
+    """The bytes behind each download button, by file id: AppTest keeps them only during a run."""
+    files: dict[str, bytes] = {}
+    keep = MemoryMediaFileStorage.load_and_get_id
+
+    def load_and_get_id(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        file_id = keep(self, path_or_data, mimetype, kind, filename)
+        files[file_id] = path_or_data
+        return file_id
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", load_and_get_id)
+    yield files
+
+
+def downloaded(at: AppTest, key: str, files: dict[str, bytes]) -> bytes:
+    """What the browser gets from the download button ``key``."""
+    (button,) = [b for b in at.download_button if b.proto.id.endswith(f"-{key}")]
+    return files[PurePosixPath(button.proto.url).stem]
+
+
+def test_a_manager_sees_every_rep_and_downloads_the_same_table(demo_app: Runtime,
+                                                                 downloads: dict[str, bytes]) -> None:
+    now = clock.now()
+    with time_machine.travel(now, tick=False):  # the page and the check below count the same moment
+        at = open_app("team.py", as_email=MANAGER)
+        with demo_app.db.session() as session:
+            team = team_settings(session)
+            today = now.astimezone(team.zone).date()
+            report = report_for(session, viewer_for_email(session, MANAGER),
+                                Filters(today - timedelta(days=SUMMARY_DAYS - 1), today), now, team)
     assert not at.exception, at.exception
     assert at.title[0].value == "Team"
     by_rep = at.dataframe[0].value
     assert set(by_rep["Rep"]) == DEMO_REPS
     assert {m.label for m in at.metric} >= {"Calls made / planned", "Reached within 5 min"}
-    assert at.get("download_button")  # the CSV
+    file = downloaded(at, "team_csv", downloads)
+    rows = list(csv.DictReader(io.StringIO(file.decode())))
+    assert [r["Rep"] for r in rows] == list(by_rep["Rep"]) and list(rows[0]) == SUMMARY_HEADER
+    assert file == csv_bytes(summary_rows(report), SUMMARY_HEADER)
+
+
+def test_the_csv_downloads_never_hold_a_live_formula(demo_app: Runtime, downloads: dict[str, bytes]) -> None:
+    with demo_app.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == "jordan.rivera@example.com"))
+        jordan.name = "@SUM(1+1)*cmd|' /C calc'!A0"
+        add_lead(session, jordan, f"{EVIL_FORMULA} Smith", created_at=clock.now() - timedelta(hours=3))
+    at = open_app("team.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    summary = list(csv.reader(io.StringIO(downloaded(at, "team_csv", downloads).decode())))
+    assert [r[0] for r in summary if "SUM" in r[0]] == ["'@SUM(1+1)*cmd|' /C calc'!A0"]
+    overdue = list(csv.DictReader(io.StringIO(downloaded(at, "overdue_csv", downloads).decode())))
+    (lead,) = [r for r in overdue if "HYPERLINK" in r["lead"]]
+    assert lead["lead"] == f"'{EVIL_FORMULA} Smith" and lead["owner"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in overdue for cell in row.values())
 
 
 def test_the_team_page_refuses_a_rep_even_when_reached_directly(demo_app: Runtime) -> None:
@@ -92,3 +150,27 @@ def test_a_stale_escalation_link_says_the_lead_no_longer_waits(demo_app: Runtime
     at.switch_page("outreach/ui/pages/team.py").run()
     assert any(i.value.startswith("Lead 999999 is no longer waiting") for i in at.info)
     assert not [s for s in at.subheader if s.value == "The lead from your e-mail"]
+
+
+def test_closing_a_lead_named_like_a_link_says_so_in_plain_text(demo_app: Runtime) -> None:
+    evil = "[Session expired - sign in again](http://evil.example)"
+    with demo_app.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == "jordan.rivera@example.com"))
+        lead = add_lead(session, jordan, f"Zed {evil}", created_at=clock.now() - timedelta(hours=3))
+    at = open_app("team.py", as_email=MANAGER)
+    at.selectbox(key="overdue_lead").set_value(lead.id).run()
+    at.button(key="overdue_close").click().run()
+    assert not at.exception, at.exception
+    (said,) = [s.value for s in at.success if "closed as a duplicate" in shown(s.value)]
+    assert shown(said) == f"Zed {evil} closed as a duplicate: no more reminders."
+    assert "](http" not in said
+
+
+def test_a_lead_number_beyond_any_key_does_not_break_the_team_page(demo_app: Runtime) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = "99999999999999999999999"
+    at.run()
+    at.selectbox(key="demo_rep").set_value(MANAGER).run()
+    at.switch_page("outreach/ui/pages/team.py").run()
+    assert not at.exception, at.exception
+    assert [i.value for i in at.info if "link" in i.value] == ["That link does not name a lead."]

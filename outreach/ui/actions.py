@@ -25,6 +25,7 @@ from outreach.models import Lead
 from outreach.planner import replace_planned_call
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime
+from outreach.ui.text import md_escape
 from outreach.worker import deliver_now
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ SAVE_FAILED = "The save failed ({}). Nothing you typed was lost: try again in a 
 
 
 def flash() -> None:
-    """Show (once) what the last button did; callbacks run before the page is drawn."""
+    """Show (once) what the last button did; callbacks run before the page is drawn.
+
+    The messages hold names and the domain's errors as plain text: shown as typed, never as Markdown.
+    """
     if message := st.session_state.pop("flash", None):
-        st.success(message)
+        st.success(md_escape(message))
     if message := st.session_state.pop("flash_error", None):
-        st.error(message)
+        st.error(md_escape(message))
 
 
 def form_token(prefix: str) -> str:
@@ -80,6 +84,7 @@ def save_call(viewer: Viewer, planned_call_id: int, prefix: str) -> None:
             saved = log_call(session, viewer, data, team_settings(session), clock.now())
     except FormErrors as exc:
         st.session_state[f"{prefix}errors"] = exc.errors
+        st.session_state[f"{prefix}error_leads"] = exc.leads
         return
     except (OutreachError, SQLAlchemyError) as exc:
         log.exception("saving call %s failed", planned_call_id)

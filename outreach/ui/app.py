@@ -12,6 +12,7 @@ from outreach.errors import OutreachError
 from outreach.sync import sync_status
 from outreach.ui.auth import sign_in
 from outreach.ui.context import get_runtime, start_background_worker
+from outreach.ui.text import md_escape
 
 # Relative to app.py, as Streamlit resolves page paths from the main script.
 PAGES = Path("outreach/ui/pages")
@@ -22,7 +23,7 @@ def main() -> None:
     try:
         get_runtime().db.check()
     except OutreachError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         st.stop()
     start_background_worker()
     viewer = sign_in()
@@ -52,5 +53,5 @@ def stale_sheet_banner() -> None:
     with get_runtime().db.session() as session:
         status = sync_status(session)
     if status.failing:
-        st.warning(f"Last synced {status.last_good_ago(clock.now())}: {status.problem}",
+        st.warning(f"Last synced {status.last_good_ago(clock.now())}: {md_escape(status.problem)}",
                    icon=":material/sync_problem:")

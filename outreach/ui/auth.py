@@ -4,12 +4,25 @@ With an ``[auth]`` table in ``.streamlit/secrets.toml``, people sign in with
 ``st.login()`` (OpenID Connect, e.g. Google) and their e-mail is looked up on the
 Reps tab; an e-mail that is not there gets a "not on the team" page.
 
+The e-mail is the whole of the identity, so it counts only when the provider says
+it verified it: the ID token's ``email_verified`` claim is true (``"true"`` too, as
+AWS Cognito sends it). A token without the claim is refused as well: a provider
+that omits it makes no promise about the address, and Microsoft Entra ID, the
+common case, lets users and tenant admins set the address to anyone's ("nOAuth").
+Google, Okta, Auth0 and Keycloak send the claim, so they work as they are.
+
 Without ``[auth]`` the app runs in demo mode: a rep picker and a banner. Anyone
-could pick anyone, so demo mode refuses to run unless the server is bound to
-this machine (localhost) or OUTREACH_ALLOW_DEMO_AUTH=1 says so on purpose.
+could pick anyone, so demo mode runs only for a browser on this machine: the
+server bound to localhost, and no sign of a reverse proxy in the browser's
+request (the X-Forwarded-For, X-Forwarded-Host, Forwarded or X-Real-IP headers, or
+a Host or Origin that is not localhost; a proxy on the same machine makes a
+localhost server public). OUTREACH_ALLOW_DEMO_AUTH=1 allows it anyway, on purpose.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import streamlit as st
 from sqlalchemy import select
@@ -17,8 +30,10 @@ from sqlalchemy import select
 from outreach.access import Viewer, viewer_for_email
 from outreach.models import Rep
 from outreach.ui.context import get_runtime
+from outreach.ui.text import md_escape
 
 LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
+PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "forwarded", "x-real-ip")
 
 
 def auth_configured() -> bool:
@@ -60,31 +75,66 @@ def _signed_in_viewer() -> Viewer:
         st.button("Sign in", key="sign_in", type="primary", on_click=st.login)
         st.stop()
     email = str(st.user.get("email") or "")
+    if not email_verified(st.user.get("email_verified")):
+        st.title("Your e-mail address is not verified")
+        st.markdown(f"Your sign-in provider has not verified {md_escape(email or 'this account')}, so it "
+                    "cannot be matched to the team. Verify the address with your provider, or sign in "
+                    "with your work account.")
+        st.button("Sign out", key="sign_out", on_click=st.logout)
+        st.stop()
     with get_runtime().db.session() as session:
         viewer = viewer_for_email(session, email)
     if viewer is None:
         st.title("You are not on the team")
-        st.write(f"{email or 'This account'} is not an active rep or manager on the Reps tab of the "
-                 "team's sheet. Ask your manager to add you, then sign in again.")
+        st.markdown(f"{md_escape(email or 'This account')} is not an active rep or manager on the Reps tab "
+                    "of the team's sheet. Ask your manager to add you, then sign in again.")
         st.button("Sign out", key="sign_out", on_click=st.logout)
         st.stop()
     with st.sidebar:
-        st.caption(f"Signed in as {viewer.name}")
+        st.caption(f"Signed in as {md_escape(viewer.name)}")
         st.button("Sign out", key="sign_out", on_click=st.logout)
     return viewer
 
 
+def email_verified(claim: object) -> bool:
+    """The ID token's ``email_verified``: only a true value counts, a missing one does not."""
+    return claim is True or (isinstance(claim, str) and claim.strip().lower() == "true")
+
+
+def demo_allowed(address: str, headers: Mapping[str, str], allowed_on_purpose: bool) -> bool:
+    """May the rep picker run? Only for a browser on this machine, unless allowed on purpose.
+
+    ``address`` is server.address; ``headers`` the browser's request (st.context.headers).
+    """
+    if allowed_on_purpose:
+        return True
+    if address not in LOCAL_ADDRESSES:
+        return False
+    headers = {name.lower(): value for name, value in headers.items()}
+    if any(name in headers for name in PROXY_HEADERS):
+        return False
+    host = headers.get("host")
+    origin = headers.get("origin")
+    return ((host is None or _host_name(host) in LOCAL_ADDRESSES)
+            and (origin is None or (urlsplit(origin).hostname or "") in LOCAL_ADDRESSES))
+
+
+def _host_name(host: str) -> str:
+    """ "localhost:8501" -> "localhost", "[::1]:8501" -> "::1"."""
+    return (urlsplit(f"//{host.strip()}").hostname or "").lower()
+
+
 def _demo_allowed() -> bool:
-    address = str(st.get_option("server.address") or "")
-    return address in LOCAL_ADDRESSES or get_runtime().settings.allow_demo_auth
+    return demo_allowed(str(st.get_option("server.address") or ""), st.context.headers,
+                        get_runtime().settings.allow_demo_auth)
 
 
 def _demo_viewer() -> Viewer:
     if not _demo_allowed():
-        st.error("Sign-in is not configured and this server is reachable from other machines, so "
-                 "anyone could act as any rep. Add an [auth] table to .streamlit/secrets.toml (see "
-                 "secrets.toml.example), bind the server to localhost, or set "
-                 "OUTREACH_ALLOW_DEMO_AUTH=1 if that is really what you want.")
+        st.error("Sign-in is not configured and this server is reachable from other machines (or "
+                 "through a proxy), so anyone could act as any rep. Add an \\[auth\\] table to "
+                 ".streamlit/secrets.toml (see secrets.toml.example), serve it on localhost only, "
+                 "or set OUTREACH_ALLOW_DEMO_AUTH=1 if that is really what you want.")
         st.stop()
     with get_runtime().db.session() as session:
         team = list(session.scalars(select(Rep).where(Rep.active.is_(True))

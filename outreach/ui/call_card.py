@@ -11,6 +11,7 @@ from outreach.calls import OUTCOMES
 from outreach.models import Customer, PlannedCall
 from outreach.phones import display
 from outreach.ui.actions import add_referral, referral_count, save_call, skip_call
+from outreach.ui.text import email_link, phone_link
 from outreach.ui.text import md_escape as _md
 
 STATUS_BADGES = {"done": ":green-badge[:material/check: Done]",
@@ -40,9 +41,9 @@ def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, regi
 def _details(customer: Customer, region: str, zone: ZoneInfo) -> None:
     phone = display(customer.phone, region)
     left, middle, right = st.columns(3)
-    left.markdown(f":material/call: [{phone}](tel:{customer.phone})" if customer.phone
+    left.markdown(f":material/call: {phone_link(phone, customer.phone)}" if customer.phone
                   else ":material/call: no phone")
-    middle.markdown(f":material/mail: {_md(customer.email)}" if customer.email
+    middle.markdown(f":material/mail: {email_link(customer.email)}" if customer.email
                     else ":material/mail: no e-mail")
     since = customer.customer_since.strftime("%b %Y") if customer.customer_since else "unknown"
     asked = (customer.last_asked_at.astimezone(zone).strftime("%d %b %Y") if customer.last_asked_at
@@ -57,6 +58,7 @@ def _details(customer: Customer, region: str, zone: ZoneInfo) -> None:
 def call_form(viewer: Viewer, planned: PlannedCall) -> None:
     prefix = f"call{planned.id}_"
     errors: dict[str, str] = st.session_state.get(f"{prefix}errors", {})
+    leads: dict[str, int] = st.session_state.get(f"{prefix}error_leads", {})
     st.radio("What happened?", list(OUTCOMES), format_func=OUTCOMES.get, key=f"{prefix}outcome",
              index=None, horizontal=True)
     _error(errors, "outcome")
@@ -69,7 +71,7 @@ def call_form(viewer: Viewer, planned: PlannedCall) -> None:
     st.markdown("**Who do you know that we should know?**")
     _error(errors, "referrals")
     for number in range(referral_count(prefix)):
-        _referral_fields(prefix, number, errors)
+        _referral_fields(prefix, number, errors, leads)
     st.button("Another referral", key=f"{prefix}more", icon=":material/person_add:",
               on_click=add_referral, args=(prefix,))
     _error(errors, "form")
@@ -77,15 +79,17 @@ def call_form(viewer: Viewer, planned: PlannedCall) -> None:
               args=(viewer, planned.id, prefix))
 
 
-def _referral_fields(prefix: str, number: int, errors: dict[str, str]) -> None:
+def _referral_fields(prefix: str, number: int, errors: dict[str, str], leads: dict[str, int]) -> None:
     st.caption(f"Referral {number + 1}")
     columns = st.columns(4)
     for index, (field, label) in enumerate(REFERRAL_LABELS):
         columns[index % 4].text_input(label, key=f"{prefix}ref{number}_{field}")
     for field in ("first_name", "phone", "email", "duplicate"):
-        _error(errors, f"referral.{number}.{field}")
+        _error(errors, f"referral.{number}.{field}", leads)
 
 
-def _error(errors: dict[str, str], field: str) -> None:
+def _error(errors: dict[str, str], field: str, leads: dict[str, int] | None = None) -> None:
+    """The domain's message as plain text (it quotes what the rep typed), linked to the lead it means."""
     if field in errors:
-        st.error(errors[field])
+        lead_id = (leads or {}).get(field)
+        st.error(_md(errors[field]) + (f" [open it](?lead={int(lead_id)})" if lead_id is not None else ""))

@@ -46,8 +46,10 @@ def health_summary(health: Health, now: datetime) -> None:
     if health.sync.last_run is None:
         sheet.info("Sheet: never synced", icon=":material/sync:")
     elif health.sync.failing:
+        # The problem quotes the sheet (a tab's name, a cell): shown literally, not as Markdown.
         sheet.error(f"Sheet: last good sync {health.sync.last_good_ago(now)}; the app goes on with "
-                    f"the last good snapshot. {health.sync.problem}", icon=":material/sync_problem:")
+                    f"the last good snapshot. {md_escape(health.sync.problem)}",
+                    icon=":material/sync_problem:")
     else:
         skipped = len(health.sync.last_run.problems)
         sheet.success(f"Sheet: synced {ago(health.sync.last_run.started_at, now)}"

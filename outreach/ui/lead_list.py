@@ -15,6 +15,7 @@ from outreach.leads import FOLLOW_UP_OUTCOMES, NEXT_STEPS
 from outreach.models import Lead, LeadEvent
 from outreach.phones import display
 from outreach.ui.actions import save_followup
+from outreach.ui.text import email_link, phone_link
 from outreach.ui.text import md_escape as _md
 
 KIND_ICONS = {"referral": ":material/handshake:", "inbound": ":material/move_to_inbox:",
@@ -46,14 +47,14 @@ def live_countdown(leads: list[Lead], owners: dict[int, str]) -> None:
 def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name: str, referrer: str,
                region: str, zone: ZoneInfo, expanded: bool) -> None:
     now = clock.now()
-    title = (f"{lead.full_name} · {KIND_LABELS.get(lead.kind, lead.kind).lower()} · "
+    title = (f"{_md(lead.full_name)} · {KIND_LABELS.get(lead.kind, lead.kind).lower()} · "
              f"{duration((now - lead.created_at).total_seconds())} old · "
              f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}")
     with st.expander(title, expanded=expanded, icon=KIND_ICONS.get(lead.kind)):
         if lead.phone:
-            st.markdown(f":material/call: [{display(lead.phone, region)}](tel:{lead.phone})")
+            st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
         if lead.email:
-            st.markdown(f":material/mail: {_md(lead.email)}")
+            st.markdown(f":material/mail: {email_link(lead.email)}")
         facts = [("Owner", owner_name), ("Referred by", referrer), ("How they know them", lead.relationship),
                  ("Needs" if lead.kind != "concern" else "Concern", lead.need),
                  ("Best time", lead.best_time), ("Heard about us", lead.heard_about)]
@@ -76,6 +77,6 @@ def followup_form(viewer: Viewer, lead: Lead) -> None:
         st.selectbox("Next step", list(NEXT_STEPS), format_func=NEXT_STEPS.get, key=f"{prefix}step")
     st.text_input("Note", key=f"{prefix}note")
     if "form" in errors:
-        st.error(errors["form"])
+        st.error(_md(errors["form"]))
     st.button("Save follow-up", key=f"{prefix}save", type="primary", on_click=save_followup,
               args=(viewer, lead.id, prefix))

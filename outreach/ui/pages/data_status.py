@@ -14,6 +14,7 @@ from outreach.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, mail_failures_table, read_health, set_aside_table
+from outreach.ui.text import md_escape
 
 
 def sync_now_button() -> None:
@@ -28,7 +29,7 @@ def sync_now_button() -> None:
             status.update(label="The sheet is being synced right now; the page shows it in a moment",
                           state="complete")
         else:
-            status.update(label=f"Sync failed: {result.error}", state="error")
+            status.update(label=f"Sync failed: {md_escape(result.error)}", state="error")
 
 
 def source_label() -> str:
@@ -43,7 +44,7 @@ def render() -> None:
     viewer = current_viewer()
     require_manager(viewer)  # the skipped rows show customers' details
     st.title("Data status")
-    st.caption(f"Source: {source_label()}")
+    st.caption(f"Source: {md_escape(source_label())}")
     sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
@@ -62,7 +63,7 @@ def sheet_details(status: SyncStatus, now: datetime) -> None:
         st.info("The sheet has not been read yet. Press **Sync now**.")
         return
     if status.problem and not status.failing:  # a failure is in the health panel above
-        st.warning(status.problem)
+        st.warning(md_escape(status.problem))
     problems = (status.last_good or status.last_run).problems
     if not problems:
         st.caption("Every row of the sheet was imported.")

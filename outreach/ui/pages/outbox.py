@@ -14,7 +14,7 @@ import streamlit as st
 from outreach.outbox import recent_messages
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
-from outreach.ui.text import md_escape
+from outreach.ui.text import email_link, md_escape
 
 KINDS = ["call-list", "alert", "reminder", "escalation"]
 STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
@@ -58,8 +58,8 @@ def render() -> None:
 
 def show(message) -> None:  # type: ignore[no-untyped-def]
     # The subject holds names from the sheet and the rep page: shown as typed, never as Markdown.
-    st.markdown(f"**{md_escape(message.subject)}**  \nTo: {md_escape(message.to_email)}"
-                + (f"  \nCc: {md_escape(', '.join(message.cc))}" if message.cc else ""))
+    st.markdown(f"**{md_escape(message.subject)}**  \nTo: {email_link(message.to_email)}"
+                + (f"  \nCc: {', '.join(email_link(cc) for cc in message.cc)}" if message.cc else ""))
     if message.status == "pending" and message.last_error:
         st.caption(md_escape(message.last_error))  # e.g. waiting for the reader's business hours
     html_tab, text_tab = st.tabs(["HTML", "Plain text"])

@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from outreach import clock
 from outreach.access import Viewer
+from outreach.csv_export import csv_bytes
 from outreach.humanize import duration, short_duration
 from outreach.metrics import (
     SUMMARY_DAYS,
+    SUMMARY_HEADER,
     Filters,
     OverdueLead,
     RepStats,
@@ -36,6 +38,7 @@ from outreach.ui.actions import close_duplicate, flash, reassign_lead
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, read_health
+from outreach.ui.params import row_id
 
 
 def choose_filters(reps: list[Rep], today: date) -> Filters:
@@ -87,9 +90,8 @@ def rep_table(report: TeamReport) -> None:
     if not rows:
         st.info("No reps match these filters.")
         return
-    frame = pd.DataFrame(rows)
-    st.dataframe(frame, hide_index=True, width="stretch")
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), "team-summary.csv",
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.download_button("Download CSV", csv_bytes(rows, SUMMARY_HEADER), "team-summary.csv",
                        "text/csv", key="team_csv", icon=":material/download:")
 
 
@@ -105,12 +107,15 @@ def team_charts(report: TeamReport) -> None:
     st.altair_chart(charts.funnel(report.funnel), width="stretch")
 
 
-def overdue_table(overdue: list[OverdueLead], team: TeamSettings, zone: ZoneInfo) -> pd.DataFrame:
-    return pd.DataFrame([{
+OVERDUE_COLUMNS = ["lead", "kind", "owner", "waiting", "attempts", "status", "arrived", "phone"]
+
+
+def overdue_rows(overdue: list[OverdueLead], team: TeamSettings, zone: ZoneInfo) -> list[dict[str, object]]:
+    return [{
         "lead": o.name, "kind": o.kind, "owner": o.owner_name,
         "waiting": duration(o.age_minutes * 60), "attempts": o.attempts, "status": o.status,
         "arrived": o.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-        "phone": display(o.phone, team.phone_region) if o.phone else ""} for o in overdue])
+        "phone": display(o.phone, team.phone_region) if o.phone else ""} for o in overdue]
 
 
 def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: TeamSettings) -> None:
@@ -122,9 +127,9 @@ def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: Tea
     if report.value_at_risk is not None:
         st.warning(f"Value at risk: {report.value_at_risk:,.0f} "
                    f"({len(overdue)} lead(s) × the average deal value in the Settings tab).")
-    table = overdue_table(overdue, team, ZoneInfo(viewer.time_zone))
-    st.dataframe(table, hide_index=True, width="stretch")
-    st.download_button("Download CSV", table.to_csv(index=False).encode(), "overdue-leads.csv",
+    rows = overdue_rows(overdue, team, ZoneInfo(viewer.time_zone))
+    st.dataframe(pd.DataFrame(rows, columns=OVERDUE_COLUMNS), hide_index=True, width="stretch")
+    st.download_button("Download CSV", csv_bytes(rows, OVERDUE_COLUMNS), "overdue-leads.csv",
                        "text/csv", key="overdue_csv", icon=":material/download:")
     lead_actions(viewer, overdue, reps)
 
@@ -152,13 +157,14 @@ def linked_lead(viewer: Viewer, reps: list[Rep], team: TeamSettings) -> None:
     raw = st.query_params.get("lead")
     if not raw:
         return
-    if not raw.isdigit():
+    lead_id = row_id(raw)
+    if lead_id is None:
         st.info("That link does not name a lead.")  # the address is typed text: never echoed
         return
     with get_runtime().db.session() as session:
-        linked = overdue_lead(session, viewer, int(raw), clock.now(), team)
+        linked = overdue_lead(session, viewer, lead_id, clock.now(), team)
     if linked is None:
-        st.info(f"Lead {int(raw)} is no longer waiting: it was reached or closed since the e-mail.")
+        st.info(f"Lead {lead_id} is no longer waiting: it was reached or closed since the e-mail.")
         return
     st.subheader("The lead from your e-mail")
     lead_actions(viewer, [linked], reps, prefix="linked_")

@@ -29,6 +29,8 @@ from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
 from outreach.ui.context import get_runtime
 from outreach.ui.lead_list import lead_panel, live_countdown
+from outreach.ui.params import row_id
+from outreach.ui.text import md_escape
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     day = local_day(clock.now(), rep)
     with runtime.db.session() as session:
         plan = visible_plan(session, viewer, rep.id, day)
-    st.subheader(f"{'Your' if rep.id == viewer.rep_id else rep.name + chr(39) + 's'} calls · "
+    st.subheader(f"{'Your' if rep.id == viewer.rep_id else md_escape(rep.name + chr(39) + 's')} calls · "
                  f"{day:%A} {day.day} {day:%B}")
     if not plan:
         no_plan(viewer, rep, day, team)
@@ -60,7 +62,7 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     st.progress(done / max(len(counted), 1), text=f"{done} of {len(counted)} done")
     caller = Person(rep.name.split()[0], rep.name)
     script = render_script(team.referral_script, Person("[name]", "[customer]"), caller)
-    st.info(f"**The script** · {script}", icon=":material/record_voice_over:")
+    st.info(f"**The script** · {md_escape(script)}", icon=":material/record_voice_over:")
     first_open = next((p.id for p, _ in plan if p.status == "open"), None)
     for planned, customer in plan:
         said = render_script(team.referral_script, Person(customer.first_name, customer.full_name), caller)
@@ -72,7 +74,7 @@ def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
     if rep.daily_calls == 0:
         st.caption("No daily calls for this person (Daily Calls is 0 on the Reps tab).")
     elif not calendar.is_workday(day):
-        st.caption(f"{calendar.holiday_name(day) or 'Not a workday'}: no calls today.")
+        st.caption(f"{md_escape(calendar.holiday_name(day) or 'Not a workday')}: no calls today.")
     elif st.button("Build today's list now", key="build_plan"):
         try:
             with get_runtime().db.session() as session, session.begin():
@@ -124,16 +126,20 @@ def linked_lead(viewer: Viewer, team: TeamSettings) -> int | None:
     raw = st.query_params.get("lead")
     if not raw:
         return None
+    lead_id = row_id(raw)
+    if lead_id is None:  # the address is typed text: never echoed
+        st.warning("The lead in this link is not one of your leads.")
+        return None
     runtime = get_runtime()
     try:
         with runtime.db.session() as session:
-            lead = lead_for(session, viewer, int(raw))
+            lead = lead_for(session, viewer, lead_id)
             history = lead_history(session, viewer, lead.id)
             owner = session.get(Rep, lead.owner_id)
             referrer = (session.get(Customer, lead.referring_customer_id)
                         if lead.referring_customer_id else None)
-    except (NotAllowed, ValueError):
-        st.warning(f"Lead {raw} is not one of your leads.")
+    except NotAllowed:
+        st.warning(f"Lead {lead_id} is not one of your leads.")
         return None
     st.subheader("The lead from your e-mail")
     lead_panel(viewer, lead, history, owner.name if owner else "",
