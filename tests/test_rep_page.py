@@ -327,3 +327,14 @@ def test_the_domain_refuses_a_lead_number_beyond_any_key(monday: Runtime) -> Non
         jordan = viewer_for_email(session, JORDAN)
         with pytest.raises(NotAllowed):
             lead_for(session, jordan, 10**22)
+
+
+def test_a_lead_with_a_misspelt_phone_says_check_the_number(monday: Runtime) -> None:
+    with monday.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        add_lead(session, jordan, "Rita Ruiz", kind="inbound", phone=None, phone_as_typed="555-01O2")
+    at = as_rep(JORDAN)
+    [panel] = [e for e in at.expander if e.label.startswith("Rita Ruiz")]
+    assert [shown(w.value) for w in panel.warning] == [
+        "Check the number: it was typed as 555-01O2, which cannot be dialled"]
+    assert not [m for m in panel.markdown if "tel:" in m.value]

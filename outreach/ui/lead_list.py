@@ -53,6 +53,9 @@ def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name:
     with st.expander(title, expanded=expanded, icon=KIND_ICONS.get(lead.kind)):
         if lead.phone:
             st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
+        elif lead.phone_as_typed:  # kept rather than lose the caller: the rep finds the number
+            st.warning(f"Check the number: it was typed as {_md(lead.phone_as_typed)}, which cannot be "
+                       "dialled", icon=":material/phone_disabled:")
         if lead.email:
             st.markdown(f":material/mail: {email_link(lead.email)}")
         facts = [("Owner", owner_name), ("Referred by", referrer), ("How they know them", lead.relationship),
