@@ -33,9 +33,10 @@ test: $(VENV)/.installed-dev
 DATE_TESTS := tests/test_cli.py tests/test_demo_data.py tests/test_planner.py tests/test_call_list.py \
               tests/test_followup.py tests/test_nagging.py tests/test_metrics.py tests/test_team_page.py
 # One process: pytest-xdist's workers talk through poll() timeouts that libfaketime rewrites,
-# which made the same tests six times slower.
+# which made the same tests six times slower. On SQLite only: a date bug shows on either database,
+# `make test` runs the PostgreSQL variants, and they doubled this run's time.
 test-dates: $(VENV)/.installed-dev
-	tests/faketime/run +400d $(PY) -m pytest -q $(DATE_TESTS)
+	tests/faketime/run +400d $(PY) -m pytest -q -k "not postgresql" $(DATE_TESTS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
