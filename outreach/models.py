@@ -231,6 +231,10 @@ class Lead(Base):
     next_reminder_at: Mapped[datetime | None]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[datetime | None]
+    appointment_at: Mapped[datetime | None]  # the booked meeting; passing it unlogged brings the lead back
+    lost_reason: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # Closed as a duplicate: the lead that is kept (both histories say so; a manager may undo it).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", name="fk_leads_duplicate_of"))
 
     __table_args__ = (Index("ix_leads_owner_status", "owner_id", "status"),
                       Index("ix_leads_next_reminder", "next_reminder_at"),
@@ -257,6 +261,11 @@ class LeadEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     next_step: Mapped[str] = mapped_column(String(20), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    from_rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id", name="fk_lead_events_from_rep"))
+    # The other lead of a duplicate (the one kept, or the one closed into this one).
+    related_lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", name="fk_lead_events_related_lead"))
+    appointment_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     client_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
