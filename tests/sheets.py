@@ -8,14 +8,19 @@ REST API; the workbook flavour is a real .xlsx on disk.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
 import gspread
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
+from outreach.db import Database
 from outreach.google_sheet import GoogleSheetSource
+from outreach.models import Call, Customer, Rep
 from outreach.sheet_source import SheetSource, Table, WorkbookSource
+from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.google_sheets import FakeGoogleSheets, session_for
 
 REPS = [
@@ -173,3 +178,17 @@ class GoogleSheet:
 
     def write_count(self) -> int:
         return sum(1 for r in self.fake.api_requests() if r.method == "POST")
+
+
+def log_call(db: Database, liked_best: str, at: datetime = MONDAY_9AM_NY) -> None:
+    """Ann logs a call with Carla (rows of team_tabs), as the rep's page would: text for the Call Log."""
+    with db.session() as session, session.begin():
+        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
+        carla = session.scalar(select(Customer).where(Customer.key == "id:C1"))
+        session.add(Call(rep_id=ann.id, customer_id=carla.id, outcome="connected", created_at=at,
+                         liked_best=liked_best, client_token=f"t-{at.isoformat()}"))
+
+
+def liked_best_in_the_database(db: Database) -> str:
+    with db.session() as session:
+        return session.scalars(select(Call.liked_best)).one()

@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from outreach.db import Database
 from outreach.errors import ConfigError
 from outreach.google_sheet import GoogleSheetSource, open_google_source
-from outreach.models import Call, Customer, Rep, SyncRun
+from outreach.models import Customer, SyncRun
 from outreach.runtime import Runtime
 from outreach.sync import run_sync, sync_now, sync_status
 from tests.conftest import MONDAY_9AM_NY, make_settings
 from tests.fakes.google_sheets import FakeGoogleSheets
-from tests.sheets import GoogleSheet, team_tabs
+from tests.sheets import GoogleSheet, liked_best_in_the_database, log_call, team_tabs
 
 NOW = MONDAY_9AM_NY
 
@@ -265,19 +265,6 @@ def test_sync_now_syncs_a_sheet_that_opens(sheet: GoogleSheet, database: Databas
     assert result.ok, result.error
     run = last_run(database)
     assert run is not None and run.ok
-
-
-def log_call(db: Database, liked_best: str, at=NOW) -> None:  # type: ignore[no-untyped-def]
-    with db.session() as session, session.begin():
-        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
-        carla = session.scalar(select(Customer).where(Customer.key == "id:C1"))
-        session.add(Call(rep_id=ann.id, customer_id=carla.id, outcome="connected", created_at=at,
-                         liked_best=liked_best, client_token=f"t-{at.isoformat()}"))
-
-
-def liked_best_in_the_database(db: Database) -> str:
-    with db.session() as session:
-        return session.scalars(select(Call.liked_best)).one()
 
 
 def test_a_control_character_a_rep_pasted_is_cleaned_and_the_database_keeps_it(

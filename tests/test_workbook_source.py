@@ -22,13 +22,13 @@ from sqlalchemy import select
 
 from outreach.db import Database
 from outreach.errors import SourceError
-from outreach.models import Call, Customer, Rep
+from outreach.models import Customer
 from outreach.settings import PROJECT_ROOT
 from outreach.sheet_source import APP_TABS, WorkbookSource
 from outreach.sync import SyncResult, run_sync
 from outreach.write_back import BUILDERS, LEAD_HEADER
 from tests.conftest import MONDAY_9AM_NY
-from tests.sheets import WorkbookSheet, team_tabs
+from tests.sheets import WorkbookSheet, liked_best_in_the_database, log_call, team_tabs
 
 NOW = MONDAY_9AM_NY
 TRUNCATED = "\N{HORIZONTAL ELLIPSIS} [truncated, 61,234 characters in Outreach]"
@@ -68,19 +68,6 @@ def cache_formula(path: Path, cell: str, formula: str, cached: str) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
         for name, data in parts.items():
             new.writestr(name, data)
-
-
-def log_call(db: Database, liked_best: str, at=NOW) -> None:  # type: ignore[no-untyped-def]
-    with db.session() as session, session.begin():
-        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
-        carla = session.scalar(select(Customer).where(Customer.key == "id:C1"))
-        session.add(Call(rep_id=ann.id, customer_id=carla.id, outcome="connected", created_at=at,
-                         liked_best=liked_best, client_token=f"t-{at.isoformat()}"))
-
-
-def liked_best_in_the_database(db: Database) -> str:
-    with db.session() as session:
-        return session.scalars(select(Call.liked_best)).one()
 
 
 # ---- the manager's workbook is only read -------------------------------------------------------
