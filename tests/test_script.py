@@ -64,56 +64,54 @@ def checked_in_a_child(script: str) -> tuple[str | None, float]:
     return answer["refused"], answer["seconds"]
 
 
+LONG = "Who else? " * 1_200  # 12,000 characters, typed out: no loop needed
+
+
 @pytest.mark.parametrize(("script", "limit"), [
     ("{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}",
-     "range() of 99,999 is more than the 10,000 loop steps"),
-    ("{% for a in range(9999) %}{% for b in range(9999) %}{% endfor %}{% endfor %}",
-     "loops run more than 10,000 times"),
-    ('{% set s = "x" * 1000 %}{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}'
-     "{% endfor %}", "loops run more than 10,000 times"),
-    ('{{ "x" * 100000000 }}', "100,000,000 characters or items; the limit is 10,000"),
-    ("{{ customer.first_name * 100000000 }}", "the limit is 10,000"),
-    ('{{ "x"|center(100000000) }}', "the limit is 10,000"),
-    ('{{ "x".ljust(100000000) }}', "the limit is 10,000"),
-    ('{% set ns = namespace(s="xx") %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}',
-     "the limit is 10,000"),
-    ('{{ "{:>100000000}".format("x") }}', "formatting (%, format) is not allowed"),
-    ('{{ "%100000000s" % "x" }}', "formatting (%, format) is not allowed"),
-    ("{{ 9 ** 99999999 }}", "more than 4,096 bits"),
-    ('{% for i in range(9999) %}{% set y = ("xy" * 4999)|list|sort|unique|list %}{% endfor %}',
-     "longer than 1 s to render"),
-    ("{% for i in range(9000) %}Who else? {% endfor %}", "longer than 10,000 characters"),
-    ("{% macro ask() %}{{ ask() }}{% endmacro %}{{ ask() }}", "calls itself too deeply"),
-], ids=["nested-range", "nested-small-ranges", "nested-text", "text-times", "name-times", "center", "ljust",
-        "doubling", "format-width", "percent-width", "power", "slow", "long-output", "recursion"])
+     "loops ({% for %}) cannot be used"),
+    ('{% set s = "x" %}{% for a in s %}{% endfor %}', "{% set %} cannot be used"),
+    ('{{ "x" * 100000000 }}', "multiplying cannot be used"),
+    ("{{ customer.first_name * 100000000 }}", "multiplying cannot be used"),
+    ('{{ "x"|center(100000000) }}', "the filter 'center' is not allowed"),
+    ('{{ "x".ljust(100000000) }}', "calling functions cannot be used"),
+    ('{{ "{:>100000000}".format("x") }}', "calling functions cannot be used"),
+    ('{{ "%100000000s" % "x" }}', "formatting with % cannot be used"),
+    ("{{ 9 ** 99999999 }}", "powers cannot be used"),
+    ("{{ lipsum(999999) }}", "calling functions cannot be used"),
+    (LONG, "longer than 10,000 characters (the limit)"),
+    ("{% macro ask() %}{{ ask() }}{% endmacro %}{{ ask() }}", "macros cannot be used"),
+    ("{{ customer.__class__.__mro__ }}", "not '__mro__'"),
+    ("{{ cycler.__init__.__globals__ }}", "not '__globals__'"),
+], ids=["nested-range", "set", "text-times", "name-times", "center", "ljust", "format-width",
+        "percent-width", "power", "lipsum", "long-output", "recursion", "reach-in", "globals"])
 def test_a_script_over_a_limit_is_refused_quickly_and_names_the_limit(script: str, limit: str) -> None:
     refused, seconds = checked_in_a_child(script)
     assert refused is not None and refused.startswith("the script cannot be used: ")
     assert limit in refused
-    assert seconds < 5  # the time limit is 1 s; the rest is a loaded machine's slack
+    assert seconds < 1  # it is read, never run: a loaded machine still answers at once
 
 
 def test_the_settings_tab_keeps_the_default_and_says_which_limit() -> None:
     team, problems = parse_team_settings([("Referral Script", '{{ "Who else? " * 5000 }}', 14)])
     (problem,) = problems
-    assert problem.row == 14 and "the limit is 10,000" in problem.reason
+    assert problem.row == 14 and "multiplying cannot be used in a script" in problem.reason
     assert problem.reason.endswith("; the default is kept")
     assert render_script(team.referral_script, CARLA, ANN).startswith("Hi Carla, it's Ann.")
 
 
-def test_a_stored_script_over_a_limit_for_one_customer_shows_the_standard_script(
+def test_a_stored_script_that_is_not_allowed_shows_the_standard_script(
         caplog: pytest.LogCaptureFixture) -> None:
-    """The check's sample name is short; a real customer's may make the same loops run too often."""
-    per_letter = ("{% for a in customer.name %}{% for b in customer.name %}{% for c in customer.name %}"
-                  "{% endfor %}{% endfor %}{% endfor %}Thanks {{ customer.first_name }}!")
-    assert check_script(per_letter) == per_letter  # 10 letters: 1,110 loop steps
-    assert render_script(per_letter, CARLA, ANN) == "Thanks Carla!"
-    long_name = Person("Maria", "Maria Josefina de los Santos Fernandez")
-    assert render_script(per_letter, long_name, ANN).startswith("Hi Maria, it's Ann. Thank you")
-    assert "loops run more than 10,000 times" in caplog.text and "standard script" in caplog.text
+    """A script stored before these rules (the database keeps what a sync accepted) is checked again."""
+    per_letter = ("{% for a in customer.name %}{% for b in customer.name %}{% endfor %}{% endfor %}"
+                  "Thanks {{ customer.first_name }}!")
+    assert render_script(per_letter, CARLA, ANN).startswith("Hi Carla, it's Ann. Thank you")
+    assert "loops ({% for %}) cannot be used" in caplog.text and "standard script" in caplog.text
 
 
-def test_ordinary_templates_still_work_in_the_sandbox() -> None:
-    script = ("{% for word in ['Thanks', customer.first_name|upper] %}{{ word }}{{ ', ' if not loop.last }}"
-              "{% endfor %}! {{ rep.name|replace('Archer', 'A.') }} here. {{ 'Who else?'|center(13) }}")
-    assert render_script(check_script(script), CARLA, ANN) == "Thanks, CARLA! Ann A. here.   Who else?"
+def test_names_case_filters_and_if_are_what_a_script_may_use() -> None:
+    script = ("Thanks, {{ customer.first_name|upper }}! {{ rep.name|title }} here."
+              "{% if customer.name != customer.first_name %} Who else?{% else %} Anyone?{% endif %}"
+              " {{ 'Bye' ~ ', ' ~ customer.first_name|lower }}")
+    assert render_script(check_script(script), CARLA, ANN) == (
+        "Thanks, CARLA! Ann Archer here. Who else? Bye, carla")
