@@ -34,7 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
@@ -286,13 +286,16 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
     """Each lead of the range, for its owner: how fast it was reached. Returns the funnel's tail."""
     # Epoch seconds from the database, not datetimes: a year of leads is tens of thousands of
     # rows, and building two datetimes per row cost more than the query.
-    query = (select(Lead.owner_id, Lead.kind, Lead.status, func.extract("epoch", Lead.created_at),
-                    func.extract("epoch", Lead.first_contact_at))
+    # An appointment or a win logged at any time counts, even one that later turned into a loss:
+    # the funnel asks how far each referral got, not where it stands today.
+    ever_won = exists().where(LeadEvent.lead_id == Lead.id, LeadEvent.next_step.in_(WON))
+    query = (select(Lead.owner_id, Lead.kind, Lead.status.in_(WON) | ever_won,
+                    func.extract("epoch", Lead.created_at), func.extract("epoch", Lead.first_contact_at))
              .where(Lead.created_at >= begin, Lead.created_at < finish, Lead.status != "duplicate",
                     _for_reps(Lead.owner_id, filters)))
     now_epoch = now.timestamp()
     referrals_reached = referrals_won = 0
-    for owner_id, kind, status, created, contacted in session.execute(query):
+    for owner_id, kind, got_far, created, contacted in session.execute(query):
         if (rep := stats.get(owner_id)) is None:
             continue
         rep.leads_owned += 1
@@ -307,7 +310,7 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
                 rep.reached_within[mark] += contacted is not None and waited <= mark
         if kind == "referral":
             referrals_reached += contacted is not None
-            referrals_won += status in WON
+            referrals_won += bool(got_far)
     return referrals_reached, referrals_won
 
 
