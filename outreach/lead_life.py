@@ -137,13 +137,23 @@ def _nag_entries(session: Session, lead_id: int) -> list[HistoryEntry]:
     return entries
 
 
+def _alert_entries(session: Session, lead_id: int) -> list[HistoryEntry]:
+    """The new-lead alerts (one per owner it was handed to): not nag items, so found by the lead's id."""
+    rows = session.execute(
+        select(OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.status, OutboxMessage.to_email)
+        .where(OutboxMessage.lead_id == lead_id, OutboxMessage.kind == "alert")
+        .order_by(OutboxMessage.created_at, OutboxMessage.id))
+    return [HistoryEntry(sent_at or created, "Outreach", f"New-lead alert e-mailed ({status})", f"to {to}")
+            for created, sent_at, status, to in rows]
+
+
 def lead_life(session: Session, viewer: Viewer, lead_id: int) -> LeadLife:
     """Everything about one lead the viewer may see; NotAllowed for anyone else's."""
     lead = lead_for(session, viewer, lead_id)
     owner = session.get(Rep, lead.owner_id)
     referrer = session.get(Customer, lead.referring_customer_id) if lead.referring_customer_id else None
-    history = sorted(_event_entries(session, lead.id) + _nag_entries(session, lead.id),
-                     key=lambda e: e.at)
+    history = sorted(_alert_entries(session, lead.id) + _event_entries(session, lead.id)
+                     + _nag_entries(session, lead.id), key=lambda e: e.at)
     return LeadLife(lead, owner.name if owner else "", referrer.full_name if referrer else "", history)
 
 

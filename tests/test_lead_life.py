@@ -146,6 +146,8 @@ def test_the_history_has_every_event_and_the_reminders_that_named_the_lead(team:
     with team.db.session() as session, session.begin():
         log_followup(session, team.alice, team.lead_id, "voicemail", NOW - timedelta(hours=3),
                      note="Left a message")
+        enqueue(session, Email(key="alert:x", kind="alert", to_email="alice@example.com", subject="New lead",
+                               text="", html="", lead_id=team.lead_id), NOW - timedelta(hours=5))
         enqueue(session, Email(key="reminder:x:1", kind="reminder", to_email="alice@example.com",
                                subject="1 lead waiting", text="", html="", cc=("boss@example.com",)),
                 NOW - timedelta(hours=4))
@@ -157,6 +159,7 @@ def test_the_history_has_every_event_and_the_reminders_that_named_the_lead(team:
         with pytest.raises(NotAllowed):
             lead_life(session, team.bob, team.lead_id)
     assert [(e.who, e.what, e.note) for e in life.history] == [
+        ("Outreach", "New-lead alert e-mailed (pending)", "to alice@example.com"),
         ("Outreach", "Reminder 2 e-mailed (pending)", "to alice@example.com, cc boss@example.com"),
         ("Alice Ames", "Left voicemail", "Left a message"),
         ("Alice Ames", "Next step: Won", ""),
