@@ -20,7 +20,7 @@ from outreach.outbox import Email, enqueue
 from outreach.runtime import Runtime
 from outreach.sync import run_sync
 from outreach.team_settings import TeamSettings
-from outreach.write_back import LEAD_HEADER, leads_table
+from outreach.write_back import LEAD_HEADER, leads_table, team_summary_table
 from tests.factories import add_lead, add_rep
 from tests.test_call_list import NEW_YORK, at, call_lists, run_worker
 
@@ -194,6 +194,20 @@ def test_the_funnel_counts_a_referral_won_after_its_first_conversation(team: Tea
     assert won() == 1
     step(team, team.alice, "lost", lost_reason="Budget cut")
     assert won() == 1  # it got as far as an appointment
+
+
+def test_the_team_summary_counts_each_reps_appointments_and_wins(team: Team) -> None:
+    def alice_row() -> dict[str, object]:
+        with team.db.session() as session:
+            header, *rows = team_summary_table(session, TEAM, NOW)
+        (row,) = [dict(zip(header, r, strict=True)) for r in rows if r[0] == "Alice Ames"]
+        return row
+
+    assert (alice_row()["Appointments or won"], alice_row()["Won"]) == (0, 0)
+    step(team, team.alice, "appointment", appointment_at=NOW + timedelta(days=1))
+    assert (alice_row()["Appointments or won"], alice_row()["Won"]) == (1, 0)
+    step(team, team.alice, "won", NOW + timedelta(minutes=1))
+    assert (alice_row()["Appointments or won"], alice_row()["Won"]) == (1, 1)
 
 
 def test_the_leads_tab_has_the_appointment_and_the_lost_reason(team: Team) -> None:
