@@ -181,6 +181,8 @@ def log_next_step(session: Session, viewer: Viewer, lead_id: int, step: str, now
     lead = lead_for(session, viewer, lead_id, for_update=True)
     if lead.status == "duplicate":
         raise OutreachError("this lead was closed as a duplicate")
+    if _already(lead, step, appointment_at, reason):
+        return lead  # a second click that arrived after the form was reset: nothing new to say
     lead.status = step
     lead.closed_at = now if step in CLOSED_STATUSES else None
     lead.appointment_at = appointment_at if step == "appointment" else lead.appointment_at
@@ -192,6 +194,14 @@ def log_next_step(session: Session, viewer: Viewer, lead_id: int, step: str, now
                           appointment_at=appointment_at if step == "appointment" else None,
                           created_at=now, client_token=client_token))
     return lead
+
+
+def _already(lead: Lead, step: str, appointment_at: datetime | None, reason: str) -> bool:
+    if lead.status != step:
+        return False
+    if step == "appointment":
+        return lead.appointment_at == appointment_at
+    return step != "lost" or lead.lost_reason == reason
 
 
 def appointments_due(session: Session, viewer: Viewer, now: datetime,

@@ -113,6 +113,16 @@ def test_the_same_form_submitted_twice_is_logged_once(team: Team) -> None:
     assert len(events) == 1 and lead(team).closed_at == NOW
 
 
+def test_the_same_outcome_again_from_a_fresh_form_adds_nothing_but_a_new_date_does(team: Team) -> None:
+    meeting = NOW + timedelta(days=1)
+    step(team, team.alice, "appointment", appointment_at=meeting, client_token="form-1")
+    step(team, team.alice, "appointment", appointment_at=meeting, client_token="form-2")
+    step(team, team.alice, "appointment", appointment_at=meeting + timedelta(days=1), client_token="form-3")
+    with team.db.session() as session:
+        events = session.scalars(select(LeadEvent).where(LeadEvent.lead_id == team.lead_id)).all()
+    assert [e.appointment_at for e in events] == [meeting, meeting + timedelta(days=1)]
+
+
 def test_a_duplicate_gets_no_next_step(team: Team) -> None:
     with team.db.session() as session, session.begin():
         session.get(Lead, team.lead_id).status = "duplicate"
