@@ -87,13 +87,15 @@ def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo) 
         st.caption("Closed as a duplicate: nothing more to log here.")
         return
     state = st.session_state
+    if life.lead.is_open:  # attempts and conversations have their form on Today, with the reminders
+        st.caption("Calls and conversations are logged on Today; an outcome can be logged here now.")
     st.radio("Next step", list(LATER_STEPS), format_func=LATER_STEPS.get, key=f"{prefix}step",
              index=None, horizontal=True)
     chosen = state.get(f"{prefix}step")
     if chosen == "appointment":
         today = clock.now().astimezone(zone).date()
         st.date_input("Appointment date", value=today + timedelta(days=1), key=f"{prefix}date")
-        st.time_input(f"Time ({zone.key})", value=DEFAULT_MEETING, key=f"{prefix}time", step=900)
+        st.time_input(f"Time ({md_escape(zone.key)})", value=DEFAULT_MEETING, key=f"{prefix}time", step=900)
     elif chosen == "lost":
         st.text_input("Why was it lost?", key=f"{prefix}reason", max_chars=300)
     st.text_input("Note", key=f"{prefix}note")
