@@ -1,4 +1,5 @@
-"""The morning call-list e-mail: today's customers, the script, and the rep's open leads.
+"""The morning call-list e-mail: today's customers, the script, the rep's open leads, and
+the appointments whose time passed with nothing logged (what happened at them?).
 
 Sent once per rep per working day at the Call List Time of the rep's own zone.
 The outbox key ``call-list:<rep>:<date>`` makes "once" hold across restarts and
@@ -17,12 +18,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.access import Viewer
 from outreach.business_hours import WorkCalendar
 from outreach.emails import render_email
 from outreach.humanize import duration
 from outreach.job_problems import note
+from outreach.lead_life import appointments_due
 from outreach.leads import is_overdue, open_leads
-from outreach.links import lead_url
+from outreach.links import lead_page_url, lead_url
 from outreach.models import Customer, OutboxMessage, Rep
 from outreach.outbox import Email, enqueue
 from outreach.phones import display
@@ -68,6 +71,19 @@ def _lead_items(session: Session, rep: Rep, team: TeamSettings, now: datetime) -
     } for lead in leads]
 
 
+def _appointment_items(session: Session, rep: Rep, team: TeamSettings,
+                       now: datetime) -> list[dict[str, object]]:
+    """Passed appointments, in the rep's own zone: a reminder to log what came of them, not a nag."""
+    zone = ZoneInfo(rep.time_zone)
+    return [{
+        "name": lead.full_name,
+        "when": lead.appointment_at.astimezone(zone).strftime("%a %d %b %H:%M") if lead.appointment_at
+                else "",
+        "phone": lead.phone, "phone_display": display(lead.phone, team.phone_region),
+        "email": lead.email or "", "url": lead_page_url(team.app_url, lead.id),
+    } for lead in appointments_due(session, Viewer.of(rep), now, owner_id=rep.id)]
+
+
 def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
                       now: datetime) -> Email | None:
     plan = todays_plan(session, rep, day)
@@ -81,7 +97,7 @@ def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
         "call_list", rep={"first_name": _first_name(rep.name), "name": rep.name},
         day_label=day.strftime("%A %d %B").replace(" 0", " "),
         items=[_customer_item(c, team, ZoneInfo(rep.time_zone)) for c in open_items], script=script,
-        leads=leads,
+        leads=leads, appointments=_appointment_items(session, rep, team, now),
         overdue_count=sum(1 for lead in leads if lead["overdue"]), app_url=team.app_url,
         team_name=team.sender_name,
     )

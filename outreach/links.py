@@ -11,3 +11,8 @@ def lead_url(app_url: str, lead_id: int) -> str:
 def reassign_url(app_url: str, lead_id: int) -> str:
     """The Team page, with this lead in its reassign control (the manager's page)."""
     return f"{app_url}/team?lead={lead_id}"
+
+
+def lead_page_url(app_url: str, lead_id: int) -> str:
+    """The Leads page with this lead's whole history open: for leads past their first conversation."""
+    return f"{app_url}/leads?lead={lead_id}"

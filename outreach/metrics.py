@@ -18,6 +18,8 @@ The definitions live here and nowhere else:
   than the mark (5 or 15 minutes), and as not yet decided before that.
 - **excuses** are voicemails, no-answers and wrong numbers, on customer calls
   and on lead follow-ups alike: attempts that never became a conversation.
+- **appointments or won** counts a lead that was ever booked or won, even if it was logged weeks after
+  the first conversation or lost later: how far each lead got, not where it stands today.
 - **overdue** is the follow-up engine's rule (open, past the first reminder),
   right now, whatever the date range.
 
@@ -34,7 +36,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
@@ -82,6 +84,8 @@ class RepStats:
     voicemail: int = 0
     no_answer: int = 0
     wrong_number: int = 0
+    appointments_or_won: int = 0  # of the leads owned: ever booked or won, whatever became of them later
+    won: int = 0  # of the leads owned: won now
 
     @property
     def shortfall(self) -> int:
@@ -114,7 +118,7 @@ class RepStats:
 
     def add(self, other: RepStats) -> None:
         for name in ("calls_planned", "calls_done", "referral_asks", "conversations", "referrals",
-                     "leads_owned", "open_leads", "overdue_leads", *EXCUSES):
+                     "leads_owned", "open_leads", "overdue_leads", *EXCUSES, "appointments_or_won", "won"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.speed_minutes.extend(other.speed_minutes)
         for mark in SPEED_MARKS:
@@ -286,16 +290,21 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
     """Each lead of the range, for its owner: how fast it was reached. Returns the funnel's tail."""
     # Epoch seconds from the database, not datetimes: a year of leads is tens of thousands of
     # rows, and building two datetimes per row cost more than the query.
-    query = (select(Lead.owner_id, Lead.kind, Lead.status, func.extract("epoch", Lead.created_at),
-                    func.extract("epoch", Lead.first_contact_at))
+    # An appointment or a win logged at any time counts, even one that later turned into a loss:
+    # the funnel asks how far each referral got, not where it stands today.
+    ever_won = exists().where(LeadEvent.lead_id == Lead.id, LeadEvent.next_step.in_(WON))
+    query = (select(Lead.owner_id, Lead.kind, Lead.status, Lead.status.in_(WON) | ever_won,
+                    func.extract("epoch", Lead.created_at), func.extract("epoch", Lead.first_contact_at))
              .where(Lead.created_at >= begin, Lead.created_at < finish, Lead.status != "duplicate",
                     _for_reps(Lead.owner_id, filters)))
     now_epoch = now.timestamp()
     referrals_reached = referrals_won = 0
-    for owner_id, kind, status, created, contacted in session.execute(query):
+    for owner_id, kind, status, got_far, created, contacted in session.execute(query):
         if (rep := stats.get(owner_id)) is None:
             continue
         rep.leads_owned += 1
+        rep.appointments_or_won += bool(got_far)
+        rep.won += status == "won"
         waited = (float(contacted if contacted is not None else now_epoch) - float(created)) / 60
         if contacted is not None:
             rep.speed_minutes.append(waited)
@@ -307,7 +316,7 @@ def _speed_to_lead(session: Session, filters: Filters, begin: datetime, finish: 
                 rep.reached_within[mark] += contacted is not None and waited <= mark
         if kind == "referral":
             referrals_reached += contacted is not None
-            referrals_won += status in WON
+            referrals_won += bool(got_far)
     return referrals_reached, referrals_won
 
 
@@ -367,7 +376,7 @@ SUMMARY_HEADER = ["Rep", "Calls planned", "Calls made", "Quota met (%)", "Referr
                   "Conversations", "Referrals", "Referrals per ask", "Leads owned",
                   "Median minutes to talk", "Reached within 5 min (%)", "Reached within 15 min (%)",
                   "Open leads", "Overdue leads", "Voicemail", "No answer", "Wrong number",
-                  "Never a conversation (%)"]
+                  "Never a conversation (%)", "Appointments or won", "Won"]
 
 
 def summary_rows(report: TeamReport) -> list[dict[str, Any]]:
@@ -395,6 +404,8 @@ def _summary_values(r: RepStats) -> list[Any]:
         r.no_answer,
         r.wrong_number,
         _percent(r.excuses / r.tries if r.tries else None),
+        r.appointments_or_won,
+        r.won,
     ]
 
 

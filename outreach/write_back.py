@@ -38,7 +38,7 @@ __all__ = ["BUILDERS", "CALL_LOG_TAB", "LEADS_TAB", "TEAM_SUMMARY_TAB", "tables_
 
 LEAD_HEADER = ["Lead ID", "Received", "Kind", "Status", "Owner", "First Name", "Last Name", "Phone",
                "Email", "Referred By", "Need", "Attempts", "First Contact",
-               "Minutes To First Contact", "Next Reminder", "Closed"]
+               "Minutes To First Contact", "Next Reminder", "Closed", "Appointment", "Lost Reason"]
 CALL_HEADER = ["Call ID", "When", "Rep", "Customer ID", "Customer", "Company", "Outcome",
                "Liked Best", "Do Better", "Concern", "Referrals", "Do Not Call"]
 
@@ -79,6 +79,8 @@ def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
             f"{ref_first or ''} {ref_last or ''}".strip(), lead.need, lead.attempts,
             _local(lead.first_contact_at, zone), minutes, _local(lead.next_reminder_at, zone),
             _local(lead.closed_at, zone),
+            # The booked time only while it stands: a lead booked, then lost, has no appointment.
+            _local(lead.appointment_at, zone) if lead.status == "appointment" else "", lead.lost_reason,
         ])
     return table
 

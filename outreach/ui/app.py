@@ -37,8 +37,10 @@ HEALTH_PAGES = ("Team", "Data status")
 
 
 def pages_for(viewer: Viewer) -> list[st.Page]:
-    """Reps see their day and their e-mails; managers also see the team and the data."""
-    pages = [st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True)]
+    """Reps see their day, their leads and their e-mails; managers also see the team and the data."""
+    pages = [st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True),
+             # Every lead and what became of it: a rep's own, a manager's everyone's.
+             st.Page(PAGES / "leads.py", title="Leads", icon=":material/contacts:")]
     if viewer.is_manager:
         pages.append(st.Page(PAGES / "team.py", title="Team", icon=":material/monitoring:"))
     pages.append(st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:"))

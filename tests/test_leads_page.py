@@ -1,0 +1,118 @@
+"""The Leads page, driven like a rep would (Streamlit AppTest on the demo team)."""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+
+import time_machine
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from outreach import clock
+from outreach.access import Viewer
+from outreach.leads import log_followup
+from outreach.models import Lead, Rep
+from outreach.runtime import Runtime
+from outreach.settings import PROJECT_ROOT
+from tests.apptest import MANAGER, open_app
+from tests.factories import add_lead
+from tests.shown import shown
+
+JORDAN, PRIYA = "jordan.rivera@example.com", "priya.patel@example.com"
+LEADS = "leads.py"
+
+
+def add(runtime: Runtime, owner: str, name: str, **fields: object) -> int:
+    with runtime.db.session() as session, session.begin():
+        rep = session.scalar(select(Rep).where(Rep.email == owner))
+        return add_lead(session, rep, name, created_at=clock.now() - timedelta(days=2), **fields).id
+
+
+def table_names(at: AppTest) -> list[str]:
+    return sorted(at.dataframe[0].value["Lead"]) if at.dataframe else []  # the results, above any lead
+
+
+def test_a_rep_filters_and_searches_only_their_own_leads(demo_app: Runtime) -> None:
+    add(demo_app, JORDAN, "Quinn Talked", status="connected", email="quinn@example.org")
+    add(demo_app, JORDAN, "Rosa Signed", status="won", phone="+12125550177")
+    add(demo_app, PRIYA, "Quinn Priyas", status="connected")
+    at = open_app(LEADS, as_email=JORDAN)
+    assert not at.exception, at.exception
+    assert "Quinn Talked" in table_names(at) and "Quinn Priyas" not in table_names(at)
+    assert "Rosa Signed" not in table_names(at)  # won is not open
+    at.multiselect(key="leads_status").set_value(["won"]).run()
+    assert table_names(at) == ["Rosa Signed"]
+    at.multiselect(key="leads_status").set_value(["open", "won"]).run()
+    at.text_input(key="leads_search").input("212-555-0177").run()
+    assert table_names(at) == ["Rosa Signed"]
+    at.text_input(key="leads_search").input("QUINN@example").run()
+    assert table_names(at) == ["Quinn Talked"]
+    manager = open_app(LEADS, as_email=MANAGER)
+    manager.text_input(key="leads_search").input("quinn").run()
+    assert table_names(manager) == ["Quinn Priyas", "Quinn Talked"]
+
+
+def test_a_link_opens_the_lead_with_its_whole_history(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, JORDAN, "Sam Linked", status="attempted")
+    with demo_app.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        log_followup(session, Viewer.of(jordan), lead_id, "voicemail", clock.now() - timedelta(hours=1),
+                     note="[call me](http://evil.example)")
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = str(lead_id)
+    at.run()
+    at.selectbox(key="demo_rep").set_value(JORDAN).run()
+    at.switch_page(f"outreach/ui/pages/{LEADS}").run()
+    assert not at.exception, at.exception
+    assert [shown(s.value) for s in at.subheader] == ["Sam Linked · Attempted"]
+    history = at.dataframe[-1].value  # the opened lead's, below the results
+    assert list(history["What"]) == ["Left voicemail"]
+    assert list(history["Note"]) == ["[call me](http://evil.example)"]  # literally, in a dataframe
+    assert list(history["Who"]) == ["Jordan Rivera"]
+
+
+def test_a_link_to_another_reps_lead_shows_nothing_of_it(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, PRIYA, "Secret Lead", status="connected")
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = str(lead_id)
+    at.run()
+    at.selectbox(key="demo_rep").set_value(JORDAN).run()
+    at.switch_page(f"outreach/ui/pages/{LEADS}").run()
+    assert [w.value for w in at.warning] == [f"Lead {lead_id} is not one of your leads."]
+    assert not any("Secret" in s.value for s in at.subheader)
+
+
+def test_opening_a_lead_and_logging_won(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, JORDAN, "Tara Closer", status="connected")
+    at = open_app(LEADS, as_email=JORDAN)
+    at.selectbox(key="leads_open").set_value(lead_id).run()
+    prefix = f"leads{lead_id}_"
+    at.radio(key=f"{prefix}step").set_value("won").run()
+    at.text_input(key=f"{prefix}note").input("Signed today")
+    at.button(key=f"{prefix}save").click().run()
+    assert not at.exception, at.exception
+    assert shown(at.success[0].value) == "Tara Closer: Won logged."
+    with demo_app.db.session() as session:
+        lead = session.get(Lead, lead_id)
+        assert (lead.status, lead.closed_at is not None) == ("won", True)
+
+
+def test_a_booked_appointment_comes_back_once_its_time_has_passed(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, JORDAN, "Uma Booked", status="connected")
+    at = open_app(LEADS, as_email=JORDAN)
+    at.selectbox(key="leads_open").set_value(lead_id).run()
+    prefix = f"leads{lead_id}_"
+    at.radio(key=f"{prefix}step").set_value("appointment").run()
+    at.date_input(key=f"{prefix}date").set_value(date(2026, 11, 24))
+    at.time_input(key=f"{prefix}time").set_value(time(15, 30))
+    at.button(key=f"{prefix}save").click().run()
+    assert not at.exception, at.exception
+    with demo_app.db.session() as session:
+        lead = session.get(Lead, lead_id)
+    assert lead.status == "appointment"
+    assert lead.appointment_at.isoformat() == "2026-11-24T20:30:00+00:00"  # 15:30 in New York
+    assert not [s for s in at.subheader if s.value.startswith("Appointments to log")]
+    with time_machine.travel(lead.appointment_at + timedelta(hours=1), tick=False):
+        later = open_app(LEADS, as_email=JORDAN)
+        assert not later.exception, later.exception
+        assert "Appointments to log (1)" in [s.value for s in later.subheader]
