@@ -44,6 +44,17 @@ def active_reps(session: Session) -> list[Rep]:
     return list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
 
 
+def working_reps(session: Session) -> list[Rep]:
+    """Active people who call or own leads, by name: who a lead can go to, who a filter lists.
+
+    A manager with no daily calls and no leads only manages: as an owner or a filter choice
+    they would be a lead nobody calls and a column of zeros.
+    """
+    owns = select(Lead.id).where(Lead.owner_id == Rep.id).exists()
+    return list(session.scalars(select(Rep).where(
+        Rep.active.is_(True), or_(Rep.role != "manager", Rep.daily_calls > 0, owns)).order_by(Rep.name)))
+
+
 class InboundRoundRobin:
     """Hands inbound leads out in turn: the rep whose last inbound lead is oldest goes next."""
 
@@ -256,6 +267,14 @@ def duplicate_candidates(session: Session, viewer: Viewer, lead_id: int, limit: 
         Lead.id != lead.id, Lead.status != "duplicate", or_(*alike)))
         .order_by(Lead.created_at.desc()).limit(500)))
     return sorted(others, key=lambda other: _likeness(lead, other))[:limit]
+
+
+def match_reason(lead: Lead, other: Lead) -> str:
+    """Why ``other`` is offered as what ``lead`` repeats, in words for the Team page."""
+    same_phone, same_email, same_name, other_owner = _likeness(lead, other)
+    reasons = [word for alike, word in ((same_phone, "phone"), (same_email, "e-mail"), (same_name, "name"))
+               if not alike]
+    return f"same {', '.join(reasons)}" if reasons else ("same owner" if not other_owner else "")
 
 
 def _likeness(lead: Lead, other: Lead) -> tuple[bool, bool, bool, bool]:

@@ -19,6 +19,7 @@ from outreach.leads import (
     log_followup,
     reassign,
     undo_duplicate,
+    working_reps,
 )
 from outreach.models import Lead, LeadEvent, OutboxMessage, Rep
 from outreach.runtime import team_settings
@@ -160,3 +161,15 @@ def test_the_likeliest_duplicate_comes_first(team: Team) -> None:
         add_lead(session, lena, "Nobody Alike", phone="+16175550104")  # another rep's, unlike: left out
         ids = [c.id for c in duplicate_candidates(session, as_manager(team, session), lead.id)]
     assert ids == [by_phone.id, by_email.id, by_name.id, own.id]
+
+
+def test_a_manager_who_neither_calls_nor_owns_leads_is_not_a_working_rep(team: Team) -> None:
+    with team.runtime.db.session() as session, session.begin():
+        maria = session.get(Rep, team.manager.id)
+        maria.daily_calls = 0
+        assert [r.name for r in working_reps(session)] == ["Lena Lopez", "Nick Nowak"]
+        own = add_lead(session, maria, "Her Own")  # owning a lead puts her back
+        assert [r.name for r in working_reps(session)] == ["Lena Lopez", "Maria Boss", "Nick Nowak"]
+        maria.daily_calls, own.owner_id = 2, team.nick.id  # and so does calling
+        session.flush()
+        assert "Maria Boss" in [r.name for r in working_reps(session)]
