@@ -168,7 +168,8 @@ def duplicate_control(viewer: Viewer, lead_id: int, prefix: str) -> None:
         lead = session.get(Lead, lead_id)
         names = dict(session.execute(select(Rep.id, Rep.name)).all())
         candidates = duplicate_candidates(session, viewer, lead_id)
-        options = {c.id: candidate_label(lead, c, names) for c in candidates}
+        zone = ZoneInfo(viewer.time_zone)
+        options = {c.id: candidate_label(lead, c, names, zone) for c in candidates}
     # The key names the lead: another lead's choices never carry over to this one.
     kept_key = f"{prefix}kept_{lead_id}"
     kept, close = st.columns([5, 1.4], vertical_alignment="bottom")
@@ -178,10 +179,11 @@ def duplicate_control(viewer: Viewer, lead_id: int, prefix: str) -> None:
                  args=(viewer, lead_id, kept_key), disabled=not options)
 
 
-def candidate_label(lead: Lead | None, other: Lead, names: dict[int, str]) -> str:
+def candidate_label(lead: Lead | None, other: Lead, names: dict[int, str], zone: ZoneInfo) -> str:
+    """"Name (owner, status, arrived) · same phone": enough to tell two people of one name apart."""
     why = match_reason(lead, other) if lead is not None else ""
     return (f"{other.full_name} ({names.get(other.owner_id, '?')}, {other.status.replace('_', ' ')}, "
-            f"{other.created_at:%Y-%m-%d})" + (f" · {why}" if why else ""))
+            f"{other.created_at.astimezone(zone):%Y-%m-%d})" + (f" · {why}" if why else ""))
 
 
 UNDO_DAYS = 30  # how far back the Team page offers to take a "duplicate" back
@@ -195,8 +197,9 @@ def undo_duplicates(viewer: Viewer, now: datetime) -> None:
     if not closed:
         return
     st.subheader(f"Closed as duplicates, last {UNDO_DAYS} days ({len(closed)})")
+    zone = ZoneInfo(viewer.time_zone)
     labels = {c.id: f"{c.full_name} (duplicate of {kept.get(c.duplicate_of_id or 0, 'an unnamed lead')}, "
-                    f"closed {c.closed_at:%Y-%m-%d})" for c in closed}
+                    f"closed {c.closed_at.astimezone(zone):%Y-%m-%d})" for c in closed}
     pick, undo = st.columns([5, 1.4], vertical_alignment="bottom")
     pick.selectbox("Lead closed as a duplicate", list(labels), format_func=labels.get, key="undo_lead")
     undo.button("Undo duplicate", key="undo_duplicate", on_click=undo_duplicate_of,
