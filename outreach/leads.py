@@ -240,16 +240,21 @@ def undo_duplicate(session: Session, viewer: Viewer, lead_id: int, team: TeamSet
     return lead
 
 
+# Events that set a lead's status: a logged conversation, and a next step logged without a call
+# (outreach.lead_life writes those as "next_step"). The latest one says what the lead was.
+STATUS_EVENTS = ("connected", "next_step")
+
+
 def status_before_closing(session: Session, lead: Lead) -> tuple[str, datetime | None]:
-    """What the follow-ups had made of the lead (as log_followup sets it): the last conversation's
-    next step, else attempted or new. Read from the history, so closing needs no extra column."""
-    talk = session.scalar(select(LeadEvent)
-                          .where(LeadEvent.lead_id == lead.id, LeadEvent.outcome == "connected")
+    """What the follow-ups had made of the lead: the last conversation's or next step's status,
+    else attempted or new. Read from the history, so closing needs no extra column."""
+    last = session.scalar(select(LeadEvent)
+                          .where(LeadEvent.lead_id == lead.id, LeadEvent.outcome.in_(STATUS_EVENTS))
                           .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc()).limit(1))
-    if talk is None:
+    if last is None:
         return ("attempted" if lead.attempts else "new"), None
-    status = talk.next_step or "connected"
-    return status, (talk.created_at if status in CLOSED_STATUSES else None)
+    status = last.next_step or "connected"
+    return status, (last.created_at if status in CLOSED_STATUSES else None)
 
 
 def duplicate_candidates(session: Session, viewer: Viewer, lead_id: int, limit: int = 50) -> list[Lead]:

@@ -150,6 +150,23 @@ def test_undoing_restores_a_won_lead_as_won(team: Team) -> None:
         assert (lead.status, lead.closed_at, lead.next_reminder_at) == ("won", local(MON, 9, 7), None)
 
 
+def test_undoing_restores_a_next_step_logged_without_a_call(team: Team) -> None:
+    """The Leads page logs an appointment as a "next_step" event, not a conversation."""
+    kept, again = two_leads(team)
+    with team.runtime.db.session() as session, session.begin():
+        lead = session.get(Lead, again)
+        lead.status, lead.first_contact_at = "appointment", local(MON, 9, 6)
+        for minute, outcome, step in ((6, "connected", ""), (8, "next_step", "appointment")):
+            session.add(LeadEvent(lead_id=again, rep_id=team.nick.id, outcome=outcome, next_step=step,
+                                  created_at=local(MON, 9, minute)))
+        session.flush()
+        close_as_duplicate(session, as_manager(team, session), again, local(MON, 9, 10), kept_id=kept)
+        undo_duplicate(session, as_manager(team, session), again, team_settings(session), local(MON, 9, 20))
+    with team.runtime.db.session() as session:
+        lead = session.get(Lead, again)
+        assert (lead.status, lead.closed_at) == ("appointment", local(MON, 9, 8))
+
+
 def test_the_likeliest_duplicate_comes_first(team: Team) -> None:
     with team.runtime.db.session() as session, session.begin():
         nick, lena = session.get(Rep, team.nick.id), session.get(Rep, team.lena.id)
