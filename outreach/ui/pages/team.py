@@ -101,8 +101,7 @@ def rep_table(report: TeamReport) -> None:
         return
     st.dataframe(pd.DataFrame(rows, columns=PAGE_COLUMNS), hide_index=True, width="stretch",
                  column_config={"Rep": st.column_config.TextColumn("Rep", pinned=True)})
-    st.caption(f"The CSV has all {len(SUMMARY_HEADER)} columns: referral asks, leads owned, open leads, "
-               "15-minute share and each kind of missed call too.")
+    st.caption(f"The CSV download has all {len(SUMMARY_HEADER)} columns, each kind of missed call too.")
     st.download_button("Download CSV", csv_bytes(rows, SUMMARY_HEADER), "team-summary.csv",
                        "text/csv", key="team_csv", icon=":material/download:")
 
