@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from outreach.business_hours import WorkCalendar
-from outreach.lead_emails import alert_email, lead_facts
+from outreach.lead_emails import alert_email, handover_email, lead_facts, left_you_email
 from outreach.models import Lead, LeadEvent, Rep
 from outreach.outbox import enqueue
 from outreach.team_settings import TeamSettings
@@ -70,6 +70,33 @@ def start_following_up(session: Session, lead: Lead, team: TeamSettings, now: da
     lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, zone, WorkCalendar(team))
     session.flush()
     enqueue(session, alert_email(lead, owner, lead_facts(session, [lead]), team, now, alert_key(lead)), now)
+
+
+def hand_over(session: Session, lead: Lead, previous: Rep, manager: Rep, team: TeamSettings,
+              now: datetime) -> None:
+    """A reassigned lead: the new owner's handover alert, the old owner's note, the new schedule.
+
+    Call after the reassignment's event is flushed: both keys count it, so each handover mails once.
+    """
+    owner = session.get(Rep, lead.owner_id)
+    assert owner is not None
+    if lead.is_open:
+        zone = ZoneInfo(owner.time_zone)
+        lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, zone, WorkCalendar(team))
+        session.flush()
+        enqueue(session, handover_email(lead, owner, previous, manager, lead_facts(session, [lead]), team,
+                                        now, alert_key(lead)), now)
+    if previous.active and previous.id != manager.id:  # the manager who moved it already knows
+        enqueue(session, left_you_email(lead, owner, previous, manager, team, now,
+                                        f"left-you:{alert_key(lead)}"), now)
+
+
+def resume_following_up(session: Session, lead: Lead, team: TeamSettings, now: datetime) -> None:
+    """A lead closed by mistake is open again: the next reminder of its schedule, no new alert."""
+    owner = session.get(Rep, lead.owner_id)
+    assert owner is not None
+    lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, ZoneInfo(owner.time_zone),
+                                             WorkCalendar(team))
 
 
 def alert_key(lead: Lead) -> str:

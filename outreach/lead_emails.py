@@ -101,6 +101,29 @@ def alert_email(lead: Lead, owner: Rep, facts: LeadFacts, team: TeamSettings, no
                  rep_id=owner.id, lead_id=lead.id)
 
 
+def handover_email(lead: Lead, owner: Rep, previous: Rep, manager: Rep, facts: LeadFacts,
+                   team: TeamSettings, now: datetime, key: str) -> Email:
+    """The new owner's alert for a reassigned lead: from whom, how old, how many tries.
+
+    Kind "alert": it is this assignment's alert (same key, same priority, sent at once).
+    """
+    rendered = render_email("handover", lead=lead_item(lead, facts, team, now), owner=person(owner),
+                            previous=person(previous), manager=person(manager), **_common(team))
+    return Email(key=key, kind="alert", to_email=owner.email, to_name=owner.name,
+                 subject=rendered.subject, text=rendered.text, html=rendered.html,
+                 rep_id=owner.id, lead_id=lead.id)
+
+
+def left_you_email(lead: Lead, owner: Rep, previous: Rep, manager: Rep, team: TeamSettings,
+                   now: datetime, key: str) -> Email:
+    """A short note to the previous owner: the lead left their list (so they stop calling it)."""
+    rendered = render_email("left_you", lead=lead_item(lead, LeadFacts(), team, now), owner=person(owner),
+                            previous=person(previous), manager=person(manager), **_common(team))
+    return Email(key=key, kind="left-you", to_email=previous.email, to_name=previous.name,
+                 subject=rendered.subject, text=rendered.text, html=rendered.html,
+                 rep_id=previous.id, lead_id=lead.id)
+
+
 def reminder_email(owner: Rep, leads: Sequence[Lead], copied: set[int], manager: Rep | None,
                    facts: LeadFacts, team: TeamSettings, now: datetime, key: str) -> Email:
     """One e-mail for every lead of the owner's that is due; ``copied``: those the manager must see.

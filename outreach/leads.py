@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer, lead_for, leads_visible_to
 from outreach.business_hours import WorkCalendar
 from outreach.errors import OutreachError
-from outreach.followup import start_following_up, stop_following_up
+from outreach.followup import hand_over, resume_following_up, stop_following_up
 from outreach.models import CLOSED_STATUSES, OPEN_STATUSES, Lead, LeadEvent, Rep
 from outreach.team_settings import TeamSettings
 
@@ -42,6 +42,17 @@ def open_leads(session: Session, owner_id: int) -> list[Lead]:
 
 def active_reps(session: Session) -> list[Rep]:
     return list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
+
+
+def working_reps(session: Session) -> list[Rep]:
+    """Active people who call or own leads, by name: who a lead can go to, who a filter lists.
+
+    A manager with no daily calls and no leads only manages: as an owner or a filter choice
+    they would be a lead nobody calls and a column of zeros.
+    """
+    owns = select(Lead.id).where(Lead.owner_id == Rep.id).exists()
+    return list(session.scalars(select(Rep).where(
+        Rep.active.is_(True), or_(Rep.role != "manager", Rep.daily_calls > 0, owns)).order_by(Rep.name)))
 
 
 class InboundRoundRobin:
@@ -145,7 +156,8 @@ def lead_histories(session: Session, leads: list[Lead]) -> dict[int, list[LeadEv
 
 def reassign(session: Session, viewer: Viewer, lead_id: int, new_owner_id: int, team: TeamSettings,
              now: datetime) -> Lead:
-    """A manager hands a lead to someone else: the new owner is alerted and nagged from now on."""
+    """A manager hands a lead to someone else: the new owner hears whose it was, how old and how
+    tried it is, and is nagged from now on; the previous owner is told it left them."""
     if not viewer.is_manager:
         raise NotAllowed("only a manager can reassign a lead")
     lead = lead_for(session, viewer, lead_id, for_update=True)
@@ -154,20 +166,131 @@ def reassign(session: Session, viewer: Viewer, lead_id: int, new_owner_id: int, 
         raise OutreachError("the new owner is not an active member of the team")
     if lead.owner_id == owner.id:
         return lead
+    previous = session.get(Rep, lead.owner_id)
+    manager = session.get(Rep, viewer.rep_id)
+    assert previous is not None and manager is not None
     lead.owner_id = owner.id
     session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome="reassigned",
-                          note=f"to {owner.name}", created_at=now))
-    if lead.is_open:
-        start_following_up(session, lead, team, now)
+                          from_rep_id=previous.id, note=f"from {previous.name} to {owner.name}",
+                          created_at=now))
+    session.flush()  # the alert's key counts this reassignment
+    hand_over(session, lead, previous, manager, team, now)
     return lead
 
 
-def close_as_duplicate(session: Session, viewer: Viewer, lead_id: int, now: datetime, note: str = "") -> Lead:
+# A duplicate's two histories: the closed lead says which one was kept, the kept one which was
+# closed into it; undoing writes both again. related_lead_id names the other lead each time.
+KEPT, UNDONE, REOPENED = "duplicate_kept", "duplicate_undone", "reopened"
+
+
+def close_as_duplicate(session: Session, viewer: Viewer, lead_id: int, now: datetime, note: str = "",
+                       *, kept_id: int | None = None) -> Lead:
+    """Close a lead that repeats another; ``kept_id`` is that other lead (the one followed up).
+
+    ``kept_id`` stays optional for callers that predate it; the Team page always names one.
+    """
     if not viewer.is_manager:
         raise NotAllowed("only a manager can close a lead as a duplicate")
     lead = lead_for(session, viewer, lead_id, for_update=True)
+    if lead.status == "duplicate":
+        raise OutreachError("this lead is already closed as a duplicate")
+    kept = _kept_lead(session, viewer, lead, kept_id)
     lead.status, lead.closed_at = "duplicate", now
+    lead.duplicate_of_id = kept.id if kept else None
     stop_following_up(lead)
-    session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome="closed",
-                          next_step="duplicate", note=note.strip(), created_at=now))
+    session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome="closed", next_step="duplicate",
+                          note=note.strip(), related_lead_id=kept.id if kept else None, created_at=now))
+    if kept is not None:
+        session.add(LeadEvent(lead_id=kept.id, rep_id=viewer.rep_id, outcome=KEPT,
+                              note=f"{lead.full_name} closed as its duplicate", related_lead_id=lead.id,
+                              created_at=now))
     return lead
+
+
+def _kept_lead(session: Session, viewer: Viewer, lead: Lead, kept_id: int | None) -> Lead | None:
+    if kept_id is None:
+        return None
+    if kept_id == lead.id:
+        raise OutreachError("a lead cannot duplicate itself: choose the lead to keep")
+    kept = lead_for(session, viewer, kept_id)
+    if kept.status == "duplicate":
+        raise OutreachError("the lead to keep is itself closed as a duplicate")
+    return kept
+
+
+def undo_duplicate(session: Session, viewer: Viewer, lead_id: int, team: TeamSettings, now: datetime) -> Lead:
+    """A manager takes back a "closed as duplicate": the status the follow-ups had given it
+    returns, and an open lead is nagged again (no new alert: the owner had it)."""
+    if not viewer.is_manager:
+        raise NotAllowed("only a manager can undo a duplicate")
+    lead = lead_for(session, viewer, lead_id, for_update=True)
+    if lead.status != "duplicate":
+        raise OutreachError("this lead is not closed as a duplicate")
+    kept_id = lead.duplicate_of_id
+    lead.status, lead.closed_at = status_before_closing(session, lead)
+    lead.duplicate_of_id = None
+    if lead.is_open:
+        resume_following_up(session, lead, team, now)
+    session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome=REOPENED, note="not a duplicate",
+                          related_lead_id=kept_id, created_at=now))
+    if kept_id is not None:
+        session.add(LeadEvent(lead_id=kept_id, rep_id=viewer.rep_id, outcome=UNDONE,
+                              note=f"{lead.full_name} is not its duplicate after all",
+                              related_lead_id=lead.id, created_at=now))
+    return lead
+
+
+# Events that set a lead's status: a logged conversation, and a next step logged without a call
+# (outreach.lead_life writes those as "next_step"). The latest one says what the lead was.
+STATUS_EVENTS = ("connected", "next_step")
+
+
+def status_before_closing(session: Session, lead: Lead) -> tuple[str, datetime | None]:
+    """What the follow-ups had made of the lead: the last conversation's or next step's status,
+    else attempted or new. Read from the history, so closing needs no extra column."""
+    last = session.scalar(select(LeadEvent)
+                          .where(LeadEvent.lead_id == lead.id, LeadEvent.outcome.in_(STATUS_EVENTS))
+                          .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc()).limit(1))
+    if last is None:
+        return ("attempted" if lead.attempts else "new"), None
+    status = last.next_step or "connected"
+    return status, (last.created_at if status in CLOSED_STATUSES else None)
+
+
+def duplicate_candidates(session: Session, viewer: Viewer, lead_id: int, limit: int = 50) -> list[Lead]:
+    """The leads this one may repeat, most likely first: same phone, e-mail, then name, then the
+    same owner's; never itself, never another duplicate."""
+    lead = lead_for(session, viewer, lead_id)
+    alike = [Lead.owner_id == lead.owner_id,
+             and_(Lead.first_name == lead.first_name, Lead.last_name == lead.last_name)]
+    if lead.phone:
+        alike.append(Lead.phone == lead.phone)
+    if lead.email:
+        alike.append(func.lower(Lead.email) == lead.email.lower())
+    # Matches anywhere in the team, plus the owner's own leads (the newest few hundred).
+    others = list(session.scalars(leads_visible_to(viewer, select(Lead).where(
+        Lead.id != lead.id, Lead.status != "duplicate", or_(*alike)))
+        .order_by(Lead.created_at.desc()).limit(500)))
+    return sorted(others, key=lambda other: _likeness(lead, other))[:limit]
+
+
+def match_reason(lead: Lead, other: Lead) -> str:
+    """Why ``other`` is offered as what ``lead`` repeats, in words for the Team page."""
+    same_phone, same_email, same_name, other_owner = _likeness(lead, other)
+    reasons = [word for alike, word in ((same_phone, "phone"), (same_email, "e-mail"), (same_name, "name"))
+               if not alike]
+    return f"same {', '.join(reasons)}" if reasons else ("same owner" if not other_owner else "")
+
+
+def _likeness(lead: Lead, other: Lead) -> tuple[bool, bool, bool, bool]:
+    """Sort key (False first): a shared phone or e-mail is near proof; a shared name, a hint."""
+    same_phone = bool(lead.phone) and other.phone == lead.phone
+    same_email = bool(lead.email) and (other.email or "").lower() == (lead.email or "").lower()
+    same_name = other.full_name.casefold() == lead.full_name.casefold()
+    return (not same_phone, not same_email, not same_name, other.owner_id != lead.owner_id)
+
+
+def recent_duplicates(session: Session, viewer: Viewer, since: datetime) -> list[Lead]:
+    """Leads closed as duplicates since then, newest first: what a manager may want to undo."""
+    return list(session.scalars(leads_visible_to(viewer, select(Lead).where(
+        Lead.status == "duplicate", Lead.closed_at >= since)).order_by(Lead.closed_at.desc())))

@@ -18,7 +18,7 @@ from outreach import clock
 from outreach.access import viewer_for_email
 from outreach.csv_export import csv_bytes
 from outreach.metrics import SUMMARY_DAYS, SUMMARY_HEADER, Filters, report_for, summary_rows
-from outreach.models import Lead, OutboxMessage, Rep
+from outreach.models import Call, Customer, Lead, OutboxMessage, Rep
 from outreach.runtime import Runtime, team_settings
 from outreach.settings import PROJECT_ROOT
 from outreach.ui.auth import VIEWER_KEY
@@ -174,3 +174,76 @@ def test_a_lead_number_beyond_any_key_does_not_break_the_team_page(demo_app: Run
     at.switch_page("outreach/ui/pages/team.py").run()
     assert not at.exception, at.exception
     assert [i.value for i in at.info if "link" in i.value] == ["That link does not name a lead."]
+
+
+def test_referrals_per_ask_is_said_beside_the_metric_not_as_an_arrowed_delta(demo_app: Runtime) -> None:
+    with demo_app.db.session() as session, session.begin():  # one ask today, two names from it
+        jordan = session.scalar(select(Rep).where(Rep.email == "jordan.rivera@example.com"))
+        customer = session.scalars(select(Customer)).first()
+        call = Call(rep_id=jordan.id, customer_id=customer.id, outcome="connected", created_at=clock.now(),
+                    client_token="ask-1")
+        session.add(call)
+        session.flush()
+        for name in ("Ria One", "Rob Two"):
+            add_lead(session, jordan, name, call_id=call.id, created_at=clock.now())
+    at = open_app("team.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    (referrals,) = [m for m in at.metric if m.label == "Referrals"]
+    assert not referrals.delta  # a ratio is not a change: no arrow, no green or red
+    assert "2.00 per ask" in [c.value for c in at.caption]
+    assert not [m for m in at.metric if "per ask" in (m.delta or "")]
+
+
+def test_the_by_rep_table_shows_the_readable_columns_and_the_csv_all(demo_app: Runtime,
+                                                                     downloads: dict[str, bytes]) -> None:
+    at = open_app("team.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value.columns) == [
+        "Rep", "Calls made", "Quota met (%)", "Conversations", "Referrals", "Referrals per ask",
+        "Median minutes to talk", "Reached within 5 min (%)", "Overdue leads", "Never a conversation (%)"]
+    header = next(csv.reader(io.StringIO(downloaded(at, "team_csv", downloads).decode())))
+    assert header == SUMMARY_HEADER
+
+
+def test_a_manager_who_only_manages_is_no_reassign_target_nor_filter_choice(demo_app: Runtime) -> None:
+    with demo_app.db.session() as session:
+        maya = session.scalar(select(Rep).where(Rep.email == MANAGER))
+        assert maya.daily_calls == 0
+    with time_machine.travel(clock.now() + timedelta(hours=2), tick=False):
+        at = open_app("team.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    assert "Maya Chen" not in at.multiselect(key="team_reps").options
+    assert set(at.multiselect(key="team_reps").options) == DEMO_REPS
+    assert "Maya Chen" not in at.selectbox(key="overdue_owner").options
+
+
+def test_a_manager_closes_a_duplicate_of_the_kept_lead_then_undoes_it(demo_app: Runtime) -> None:
+    with demo_app.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == "jordan.rivera@example.com"))
+        kept = add_lead(session, jordan, "Quinn Twice", phone="+16175550199", email="quinn@example.com",
+                        created_at=clock.now() - timedelta(hours=5))
+        again = add_lead(session, jordan, "Quinn Twice", phone="+16175550199",
+                         created_at=clock.now() - timedelta(hours=3))
+        kept_id, again_id = kept.id, again.id
+    at = open_app("team.py", as_email=MANAGER)
+    at.selectbox(key="overdue_lead").set_value(again_id).run()
+    choice = at.selectbox(key=f"overdue_kept_{again_id}")
+    assert choice.value == kept_id  # same phone and name: offered first
+    assert choice.options[0].startswith("Quinn Twice (Jordan Rivera, new, ")
+    assert choice.options[0].endswith("· same phone, name")
+    at.button(key="overdue_close").click().run()
+    assert not at.exception, at.exception
+    assert any("Quinn Twice closed as a duplicate" in shown(s.value) for s in at.success)
+    with demo_app.db.session() as session:
+        closed = session.get(Lead, again_id)
+        assert (closed.status, closed.duplicate_of_id) == ("duplicate", kept_id)
+    assert at.selectbox(key="undo_lead").value == again_id
+    (undo,) = at.selectbox(key="undo_lead").options
+    assert undo.startswith("Quinn Twice (duplicate of Quinn Twice, closed ")
+    at.button(key="undo_duplicate").click().run()
+    assert not at.exception, at.exception
+    assert any(shown(s.value) == "Quinn Twice is no longer a duplicate: back to new." for s in at.success)
+    with demo_app.db.session() as session:
+        reopened = session.get(Lead, again_id)
+        assert (reopened.status, reopened.duplicate_of_id) == ("new", None)
+        assert reopened.next_reminder_at is not None  # nagged again

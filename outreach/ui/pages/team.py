@@ -7,7 +7,7 @@ Team Summary tab.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -18,6 +18,7 @@ from outreach import clock
 from outreach.access import Viewer
 from outreach.csv_export import csv_bytes
 from outreach.humanize import duration, short_duration
+from outreach.leads import duplicate_candidates, match_reason, recent_duplicates, working_reps
 from outreach.metrics import (
     SUMMARY_DAYS,
     SUMMARY_HEADER,
@@ -29,16 +30,17 @@ from outreach.metrics import (
     report_for,
     summary_rows,
 )
-from outreach.models import Rep
+from outreach.models import Lead, Rep
 from outreach.phones import display
 from outreach.runtime import team_settings
 from outreach.team_settings import TeamSettings
 from outreach.ui import charts
-from outreach.ui.actions import close_duplicate, flash, reassign_lead
+from outreach.ui.actions import flash, reassign_lead
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, read_health
 from outreach.ui.params import row_id
+from outreach.ui.team_actions import close_duplicate_of, undo_duplicate_of
 
 
 def choose_filters(reps: list[Rep], today: date) -> Filters:
@@ -60,11 +62,12 @@ def headline(report: TeamReport) -> None:
                    f"-{team.shortfall} short" if team.shortfall else None,
                    help="Referral calls logged against the reps' daily lists in these dates.")
     cols[1].metric("Conversations", team.conversations,
-                   help="Connected calls with customers plus connected follow-ups of leads.")
+                   help="Connected calls with customers plus connected follow-ups of leads. "
+                        "The funnel's customer conversations are the first part alone.")
     cols[2].metric("Referrals", team.referrals,
-                   f"{team.referrals_per_ask:.2f} per ask" if team.referrals_per_ask is not None else None,
-                   delta_color="off",
                    help="Names given on connected customer calls (every connected call ends with the ask).")
+    if team.referrals_per_ask is not None:  # a ratio, not a change since last time: no arrow
+        cols[2].caption(f"{team.referrals_per_ask:.2f} per ask")
     within_5 = team.share_within(5)
     cols[3].metric("Reached within 5 min", f"{within_5:.0%}" if within_5 is not None else "–",
                    help="Share of the leads that arrived in these dates whose first conversation came "
@@ -84,13 +87,21 @@ def never_line(team: RepStats) -> None:
                     f"{team.wrong_number} wrong number). A voicemail is not a follow-up.")
 
 
+# What fits a laptop without sideways scrolling; the CSV keeps SUMMARY_HEADER whole.
+PAGE_COLUMNS = ["Rep", "Calls made", "Quota met (%)", "Conversations", "Referrals", "Referrals per ask",
+                "Median minutes to talk", "Reached within 5 min (%)", "Overdue leads",
+                "Never a conversation (%)"]
+
+
 def rep_table(report: TeamReport) -> None:
     st.subheader("By rep")
     rows = summary_rows(report)
     if not rows:
         st.info("No reps match these filters.")
         return
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows, columns=PAGE_COLUMNS), hide_index=True, width="stretch",
+                 column_config={"Rep": st.column_config.TextColumn("Rep", pinned=True)})
+    st.caption(f"The CSV download has all {len(SUMMARY_HEADER)} columns, each kind of missed call too.")
     st.download_button("Download CSV", csv_bytes(rows, SUMMARY_HEADER), "team-summary.csv",
                        "text/csv", key="team_csv", icon=":material/download:")
 
@@ -137,7 +148,7 @@ def overdue_leads(viewer: Viewer, report: TeamReport, reps: list[Rep], team: Tea
 def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep],
                  prefix: str = "overdue_") -> None:
     by_id = {o.lead_id: o for o in overdue}
-    pick, owner, reassign, close = st.columns([3, 2, 1, 1.4], vertical_alignment="bottom")
+    pick, owner, reassign = st.columns([3, 2, 1.4], vertical_alignment="bottom")
     lead_id = pick.selectbox("Lead", list(by_id), key=f"{prefix}lead",
                              format_func=lambda i: f"{by_id[i].name} ({by_id[i].owner_name}, "
                                                    f"{duration(by_id[i].age_minutes * 60)})")
@@ -147,8 +158,51 @@ def lead_actions(viewer: Viewer, overdue: list[OverdueLead], reps: list[Rep],
     owner.selectbox("New owner", list(others), format_func=others.get, key=f"{prefix}owner")
     reassign.button("Reassign", key=f"{prefix}reassign", on_click=reassign_lead,
                     args=(viewer, lead_id, f"{prefix}owner"), disabled=not others)
-    close.button("Close as duplicate", key=f"{prefix}close", on_click=close_duplicate,
-                 args=(viewer, lead_id))
+    duplicate_control(viewer, lead_id, prefix)
+
+
+def duplicate_control(viewer: Viewer, lead_id: int, prefix: str) -> None:
+    """Close as duplicate of a chosen lead, the likeliest match first (same phone, e-mail, name)."""
+    with get_runtime().db.session() as session:
+        lead = session.get(Lead, lead_id)
+        names = dict(session.execute(select(Rep.id, Rep.name)).all())
+        candidates = duplicate_candidates(session, viewer, lead_id)
+        zone = ZoneInfo(viewer.time_zone)
+        options = {c.id: candidate_label(lead, c, names, zone) for c in candidates}
+    # The key names the lead: another lead's choices never carry over to this one.
+    kept_key = f"{prefix}kept_{lead_id}"
+    kept, close = st.columns([5, 1.4], vertical_alignment="bottom")
+    kept.selectbox("Duplicate of (the lead to keep)", list(options), format_func=options.get, key=kept_key,
+                   placeholder="No other lead to keep")
+    close.button("Close as duplicate", key=f"{prefix}close", on_click=close_duplicate_of,
+                 args=(viewer, lead_id, kept_key), disabled=not options)
+
+
+def candidate_label(lead: Lead | None, other: Lead, names: dict[int, str], zone: ZoneInfo) -> str:
+    """"Name (owner, status, arrived) · same phone": enough to tell two people of one name apart."""
+    why = match_reason(lead, other) if lead is not None else ""
+    return (f"{other.full_name} ({names.get(other.owner_id, '?')}, {other.status.replace('_', ' ')}, "
+            f"{other.created_at.astimezone(zone):%Y-%m-%d})" + (f" · {why}" if why else ""))
+
+
+UNDO_DAYS = 30  # how far back the Team page offers to take a "duplicate" back
+
+
+def undo_duplicates(viewer: Viewer, now: datetime) -> None:
+    with get_runtime().db.session() as session:
+        closed = recent_duplicates(session, viewer, now - timedelta(days=UNDO_DAYS))
+        kept = {lead.id: lead.full_name for lead in session.scalars(
+            select(Lead).where(Lead.id.in_([c.duplicate_of_id for c in closed if c.duplicate_of_id])))}
+    if not closed:
+        return
+    st.subheader(f"Closed as duplicates, last {UNDO_DAYS} days ({len(closed)})")
+    zone = ZoneInfo(viewer.time_zone)
+    labels = {c.id: f"{c.full_name} (duplicate of {kept.get(c.duplicate_of_id or 0, 'an unnamed lead')}, "
+                    f"closed {c.closed_at.astimezone(zone):%Y-%m-%d})" for c in closed}
+    pick, undo = st.columns([5, 1.4], vertical_alignment="bottom")
+    pick.selectbox("Lead closed as a duplicate", list(labels), format_func=labels.get, key="undo_lead")
+    undo.button("Undo duplicate", key="undo_duplicate", on_click=undo_duplicate_of,
+                args=(viewer, "undo_lead"))
 
 
 def linked_lead(viewer: Viewer, reps: list[Rep], team: TeamSettings) -> None:
@@ -177,7 +231,7 @@ def render() -> None:
     now = clock.now()
     with runtime.db.session() as session:
         team = team_settings(session)
-        reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
+        reps = working_reps(session)
         health = read_health(session, now)
     st.title("Team")
     flash()
@@ -190,6 +244,7 @@ def render() -> None:
     rep_table(report)
     team_charts(report)
     overdue_leads(viewer, report, reps, team)
+    undo_duplicates(viewer, now)
 
 
 render()
