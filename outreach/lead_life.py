@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from outreach.access import Viewer, lead_for, leads_visible_to
 from outreach.errors import OutreachError
 from outreach.followup import stop_following_up
-from outreach.leads import FOLLOW_UP_OUTCOMES, NEXT_STEPS
+from outreach.leads import FOLLOW_UP_OUTCOMES, KEPT, NEXT_STEPS, REOPENED, UNDONE
 from outreach.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, NagItem, OutboxMessage, Rep
 
 # The Leads page's filters. "Open" is everything without an outcome yet, Connected included:
@@ -94,13 +94,22 @@ class LeadLife:
     history: list[HistoryEntry]  # oldest first
 
 
+DUPLICATE_EVENTS = {KEPT: "Kept: lead {} was closed as its duplicate",
+                    UNDONE: "Lead {} is no longer its duplicate",
+                    REOPENED: "Reopened: not a duplicate of lead {}"}
+
+
 def _event_text(event: LeadEvent, from_rep: str | None) -> str:
     if event.outcome == "reassigned":
         return f"Reassigned from {from_rep}" if from_rep else "Reassigned"
     if event.outcome == NEXT_STEP_OUTCOME:
         return f"Next step: {NEXT_STEPS.get(event.next_step, event.next_step)}"
+    if event.outcome == "closed" and event.related_lead_id:
+        return f"Closed as a duplicate of lead {event.related_lead_id}"
     if event.outcome == "closed":
         return f"Closed: {event.next_step.replace('_', ' ')}" if event.next_step else "Closed"
+    if event.outcome in DUPLICATE_EVENTS:
+        return DUPLICATE_EVENTS[event.outcome].format(event.related_lead_id)
     what = FOLLOW_UP_OUTCOMES.get(event.outcome, event.outcome)
     return f"{what} → {NEXT_STEPS[event.next_step]}" if event.next_step in LATER_STEPS else what
 
@@ -138,13 +147,15 @@ def _nag_entries(session: Session, lead_id: int) -> list[HistoryEntry]:
 
 
 def _alert_entries(session: Session, lead_id: int) -> list[HistoryEntry]:
-    """The new-lead alerts (one per owner it was handed to): not nag items, so found by the lead's id."""
+    """The alerts: the new lead's first, then one handover per owner it was given to (not nag items,
+    so found by the lead's id)."""
     rows = session.execute(
         select(OutboxMessage.created_at, OutboxMessage.sent_at, OutboxMessage.status, OutboxMessage.to_email)
         .where(OutboxMessage.lead_id == lead_id, OutboxMessage.kind == "alert")
         .order_by(OutboxMessage.created_at, OutboxMessage.id))
-    return [HistoryEntry(sent_at or created, "Outreach", f"New-lead alert e-mailed ({status})", f"to {to}")
-            for created, sent_at, status, to in rows]
+    return [HistoryEntry(sent_at or created, "Outreach",
+                         f"{'New-lead alert' if n == 0 else 'Handover'} e-mailed ({status})", f"to {to}")
+            for n, (created, sent_at, status, to) in enumerate(rows)]
 
 
 def lead_life(session: Session, viewer: Viewer, lead_id: int) -> LeadLife:
@@ -152,7 +163,9 @@ def lead_life(session: Session, viewer: Viewer, lead_id: int) -> LeadLife:
     lead = lead_for(session, viewer, lead_id)
     owner = session.get(Rep, lead.owner_id)
     referrer = session.get(Customer, lead.referring_customer_id) if lead.referring_customer_id else None
-    history = sorted(_alert_entries(session, lead.id) + _event_entries(session, lead.id)
+    # At the same moment, what a person did comes before the e-mail it caused (a reassignment, then
+    # the handover); sorted() keeps each list's own order.
+    history = sorted(_event_entries(session, lead.id) + _alert_entries(session, lead.id)
                      + _nag_entries(session, lead.id), key=lambda e: e.at)
     return LeadLife(lead, owner.name if owner else "", referrer.full_name if referrer else "", history)
 

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from outreach.access import NotAllowed, Viewer
 from outreach.db import Database
 from outreach.errors import OutreachError
+from outreach.followup import start_following_up
 from outreach.lead_life import appointments_due, lead_life, log_next_step, search_leads
-from outreach.leads import log_followup
+from outreach.leads import close_as_duplicate, log_followup, reassign, undo_duplicate
 from outreach.metrics import Filters, team_report
 from outreach.models import Lead, LeadEvent, NagItem, OutboxMessage, Rep
 from outreach.outbox import Email, enqueue
@@ -175,6 +176,26 @@ def test_the_history_has_every_event_and_the_reminders_that_named_the_lead(team:
         ("Alice Ames", "Next step: Won", ""),
     ]
     assert life.owner_name == "Alice Ames"
+
+
+def test_the_history_names_reassignments_handovers_and_duplicates(team: Team) -> None:
+    with team.db.session() as session, session.begin():
+        dana = session.get(Lead, team.lead_id)
+        dana.status, dana.first_contact_at = "new", None  # still waiting: a handover is alerted
+        other = add_lead(session, session.get(Rep, team.bob.rep_id), "Dana Reyes").id
+        start_following_up(session, dana, TEAM, NOW - timedelta(hours=1))
+        reassign(session, team.boss, team.lead_id, team.bob.rep_id, TEAM, NOW)
+        close_as_duplicate(session, team.boss, team.lead_id, NOW + timedelta(minutes=1), kept_id=other)
+        undo_duplicate(session, team.boss, team.lead_id, TEAM, NOW + timedelta(minutes=2))
+    with team.db.session() as session:
+        life = lead_life(session, team.boss, team.lead_id)
+        kept = lead_life(session, team.boss, other)
+    assert [e.what for e in life.history] == [
+        "New-lead alert e-mailed (pending)", "Reassigned from Alice Ames", "Handover e-mailed (pending)",
+        f"Closed as a duplicate of lead {other}", f"Reopened: not a duplicate of lead {other}"]
+    assert [e.what for e in kept.history] == [
+        f"Kept: lead {team.lead_id} was closed as its duplicate",
+        f"Lead {team.lead_id} is no longer its duplicate"]
 
 
 def test_a_passed_appointment_with_nothing_logged_is_due_without_restarting_reminders(team: Team) -> None:
