@@ -473,6 +473,16 @@ def test_a_concern_reads_concern_from_the_customer(monday: Runtime) -> None:
     assert f"Concern from: {customer.full_name}" in facts and "Referred by" not in facts
 
 
+def test_tapping_a_leads_card_opens_it_first_among_the_forms(monday: Runtime) -> None:
+    _, second = add_jordans_leads(monday, "Jack Lead", "Kai Waiting")
+    at = as_rep(JORDAN)
+    at.button(key=f"card{second.id}").click().run()
+    assert not at.exception, at.exception
+    panels = [e for e in at.expander if e.label.startswith(("Jack Lead", "Kai Waiting"))]
+    assert panels[0].label.startswith("Kai Waiting") and panels[0].proto.expanded
+    assert not panels[1].proto.expanded
+
+
 def test_calls_and_leads_are_one_tap_apart(monday: Runtime) -> None:
     at = as_rep(JORDAN)
     assert [t.label for t in at.tabs] == ["Calls", "Leads"]

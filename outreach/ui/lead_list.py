@@ -101,7 +101,9 @@ def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name:
              f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}")
     key = panel_key(lead.id)
     prefix = followup_prefix(lead.id)
-    if expanded or st.session_state.get(f"{prefix}outcome") or st.session_state.get(f"{prefix}errors"):
+    if expanded:
+        st.session_state.setdefault(key, True)  # opened on arrival; the rep may still close it
+    if st.session_state.get(f"{prefix}outcome") or st.session_state.get(f"{prefix}errors"):
         # A panel the rep is filling in stays open whatever else the page redraws (a save, a flash).
         st.session_state[key] = True
     # Keyed and tracked: its open state lives here, not in the browser, so no rerun collapses it.
