@@ -92,9 +92,10 @@ def _referral_fields(prefix: str, number: int, errors: dict[str, str], leads: di
     # One tap drops a row (a name given twice, a duplicate): the rest of the call still saves.
     remove.button("Remove", key=f"{prefix}ref{number}_remove", icon=":material/delete:",
                   on_click=remove_referral, args=(prefix, number))
-    columns = st.columns(4)
-    for index, (field, label) in enumerate(REFERRAL_LABELS):
-        columns[index % 4].text_input(label, key=f"{prefix}ref{number}_{field}")
+    # Four to a row, row by row: a phone stacks the columns, and then they still read name, phone, e-mail.
+    for start in range(0, len(REFERRAL_LABELS), 4):
+        for column, (field, label) in zip(st.columns(4), REFERRAL_LABELS[start:start + 4], strict=False):
+            column.text_input(label, key=f"{prefix}ref{number}_{field}")
     for field in ("first_name", "phone", "email", "duplicate"):
         _error(errors, f"referral.{number}.{field}", leads)
 

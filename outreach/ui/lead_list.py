@@ -96,9 +96,9 @@ def lead_facts(lead: Lead, owner_name: str, referrer: str) -> list[tuple[str, st
 def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name: str, referrer: str,
                region: str, zone: ZoneInfo, expanded: bool) -> None:
     now = clock.now()
-    title = (f"{_md(lead.full_name)} · {KIND_LABELS.get(lead.kind, lead.kind).lower()} · "
-             f"{duration((now - lead.created_at).total_seconds())} old · "
-             f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}")
+    # Only what never changes goes in the label: the expander's identity includes it, so a label that
+    # counted attempts or age would make a new, closed panel after every save and every passing minute.
+    title = f"{_md(lead.full_name)} · {KIND_LABELS.get(lead.kind, lead.kind).lower()}"
     key = panel_key(lead.id)
     prefix = followup_prefix(lead.id)
     if expanded:
@@ -108,6 +108,8 @@ def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name:
         st.session_state[key] = True
     # Keyed and tracked: its open state lives here, not in the browser, so no rerun collapses it.
     with st.expander(title, key=key, on_change="rerun", icon=KIND_ICONS.get(lead.kind)):
+        st.caption(f"{duration((now - lead.created_at).total_seconds())} old · "
+                   f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}")
         if lead.phone:
             st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
         elif lead.phone_as_typed:  # kept rather than lose the caller: the rep finds the number
