@@ -83,8 +83,9 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     caller = Person(rep.name.split()[0], rep.name)
     first_open = next(((p.id, c) for p, c in plan if p.status == "open"), None)
     if first_open is not None:  # read as it will be said, to the next customer on the list
-        nxt = first_open[1]
-        script = render_script(team.referral_script, Person(nxt.first_name, nxt.full_name), caller)
+        next_customer = first_open[1]
+        script = render_script(team.referral_script,
+                               Person(next_customer.first_name, next_customer.full_name), caller)
         st.info(f"**The script** · {md_escape(script)}", icon=":material/record_voice_over:")
     for planned, customer in plan:
         said = render_script(team.referral_script, Person(customer.first_name, customer.full_name), caller)
