@@ -123,10 +123,14 @@ def log_followup(session: Session, viewer: Viewer, lead_id: int, outcome: str, n
     return lead
 
 
-def urgency(lead: Lead, now: datetime) -> tuple[int, datetime]:
-    """Sort key: concerns and overdue leads first, then the next reminder soonest."""
+def urgency(lead: Lead, now: datetime) -> tuple[int, datetime, datetime, int]:
+    """Sort key: concerns and overdue leads first, then the next reminder soonest, then the oldest.
+
+    At night every reminder waits for the same opening, so the age decides: without it the list came
+    in whatever order the database returned.
+    """
     waiting = lead.next_reminder_at or now
-    return (0 if lead.kind == "concern" else 1, waiting)
+    return (0 if lead.kind == "concern" else 1, waiting, lead.created_at, lead.id)
 
 
 def leads_to_follow_up(session: Session, viewer: Viewer, now: datetime,

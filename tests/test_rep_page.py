@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import streamlit as st
@@ -12,7 +12,7 @@ import time_machine
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from outreach.models import Call, Customer, Lead, OutboxMessage, PlannedCall, Rep
+from outreach.models import Call, Customer, Lead, LeadEvent, OutboxMessage, PlannedCall, Rep
 from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, team_settings
 from tests.apptest import open_app
@@ -48,6 +48,12 @@ def first_planned(runtime: Runtime, email: str) -> PlannedCall:
 def fill_referral(at: AppTest, prefix: str, number: int, **fields: str) -> None:
     for field, value in fields.items():
         at.text_input(key=f"{prefix}ref{number}_{field}").input(value)
+
+
+def followup(at: AppTest, lead_id: int) -> str:
+    """The key prefix of a lead's follow-up form as drawn now (a saved form gets new keys)."""
+    (key,) = [r.key for r in at.radio if r.key and re.fullmatch(rf"lead{lead_id}_\d+_outcome", r.key)]
+    return key.removesuffix("outcome")
 
 
 def leads_named(runtime: Runtime, *names: str) -> list[Lead]:
@@ -176,13 +182,14 @@ def test_a_follow_up_attempt_then_a_conversation(monday: Runtime) -> None:
         lead = add_lead(session, jordan, "Jack Lead", next_reminder_at=MONDAY_9AM_NY)
         add_lead(session, jordan, "Kai Waiting")  # keeps the countdown table on the page
     at = as_rep(JORDAN)
-    prefix = f"lead{lead.id}_"
+    prefix = followup(at, lead.id)
     at.radio(key=f"{prefix}outcome").set_value("voicemail")
     at.button(key=f"{prefix}save").click().run()
     assert shown(at.success[0].value) == "Attempt logged. Reminders continue until you talk to them."
     (attempted,) = leads_named(monday, "Jack")
     assert (attempted.status, attempted.attempts, attempted.next_reminder_at) == (
         "attempted", 1, MONDAY_9AM_NY)
+    prefix = followup(at, lead.id)
     at.radio(key=f"{prefix}outcome").set_value("connected").run()
     at.selectbox(key=f"{prefix}step").set_value("appointment")
     at.button(key=f"{prefix}save").click().run()
@@ -285,7 +292,7 @@ def test_names_and_notes_show_as_typed_not_as_links_or_images(monday: Runtime) -
     assert any(EVIL_NOTE in shown(c.value) for c in at.caption)  # the customer's notes
     assert any(f"Ann {EVIL_NAME} · <b>Acme</b>" in shown(m.value) for m in at.markdown)
     assert any("How they know them: *sister*" in shown(c.value) for c in at.caption)
-    prefix = f"lead{lead.id}_"
+    prefix = followup(at, lead.id)
     at.radio(key=f"{prefix}outcome").set_value("voicemail")
     at.text_input(key=f"{prefix}note").input(f"left a message {EVIL_NAME}")
     at.button(key=f"{prefix}save").click().run()
@@ -338,3 +345,146 @@ def test_a_lead_with_a_misspelt_phone_says_check_the_number(monday: Runtime) -> 
     assert [shown(w.value) for w in panel.warning] == [
         "Check the number: it was typed as 555-01O2, which cannot be dialled"]
     assert not [m for m in panel.markdown if "tel:" in m.value]
+
+
+# Issue 13: forms that do what the rep meant.
+
+def add_jordans_leads(runtime: Runtime, *names: str, **fields: object) -> list[Lead]:
+    with runtime.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        leads = [add_lead(session, jordan, name, **fields) for name in names]
+        session.expunge_all()
+    return leads
+
+
+def test_a_saved_follow_up_reopens_empty_and_a_double_click_logs_one_attempt(monday: Runtime) -> None:
+    (lead,) = add_jordans_leads(monday, "Jack Lead")
+    at = as_rep(JORDAN)
+    prefix = followup(at, lead.id)
+    at.radio(key=f"{prefix}outcome").set_value("voicemail")
+    at.text_input(key=f"{prefix}note").input("left a message")
+    at.button(key=f"{prefix}save").click()
+    old_widgets = {at.radio(key=f"{prefix}outcome").id, at.text_input(key=f"{prefix}note").id}
+    # A double click: the second click reaches the server carrying the form as the first one sent it.
+    second_click = at._tree.get_widget_states()
+    at.run()
+    at._run(second_click)
+    assert not at.exception, at.exception
+    with monday.db.session() as session:
+        assert session.get(Lead, lead.id).attempts == 1
+        assert len(session.scalars(select(LeadEvent).where(LeadEvent.lead_id == lead.id)).all()) == 1
+    fresh = followup(at, lead.id)
+    assert at.radio(key=f"{fresh}outcome").value is None and at.text_input(key=f"{fresh}note").value == ""
+    # A browser keeps showing its own value for a widget whose id it already knows: new ids, new widgets.
+    assert not old_widgets & {at.radio(key=f"{fresh}outcome").id, at.text_input(key=f"{fresh}note").id}
+
+
+def test_after_a_save_the_panel_being_filled_in_stays_open(monday: Runtime) -> None:
+    first, second = add_jordans_leads(monday, "Jack Lead", "Kai Waiting")
+    at = as_rep(JORDAN)
+    prefix = followup(at, first.id)
+    at.radio(key=f"{prefix}outcome").set_value("voicemail")
+    at.button(key=f"{prefix}save").click().run()
+    # That the saved panel itself stays open is for the browser test: AppTest never sends an expander's state.
+    assert [e.label for e in at.expander if e.label.startswith("Jack Lead")] == ["Jack Lead · referral"]
+    at.radio(key=f"{followup(at, second.id)}outcome").set_value("connected").run()
+    (panel,) = [e for e in at.expander if e.label.startswith("Kai Waiting")]
+    assert panel.proto.expanded
+    assert panel.selectbox(key=f"{followup(at, second.id)}step")  # Next step, inside the open panel
+
+
+def test_a_follow_up_error_shows_in_an_open_panel(monday: Runtime) -> None:
+    (lead,) = add_jordans_leads(monday, "Jack Lead")
+    at = as_rep(JORDAN)
+    at.button(key=f"{followup(at, lead.id)}save").click().run()  # no outcome chosen
+    (panel,) = [e for e in at.expander if e.label.startswith("Jack Lead")]
+    assert panel.proto.expanded and [shown(e.value) for e in panel.error] == ["choose what happened"]
+
+
+def test_a_finished_call_card_says_what_happened(monday: Runtime) -> None:
+    at = as_rep(JORDAN)
+    prefix = f"call{first_planned(monday, JORDAN).id}_"
+    at.radio(key=f"{prefix}outcome").set_value("voicemail")
+    at.button(key=f"{prefix}save").click().run()
+    prefix = f"call{first_planned(monday, JORDAN).id}_"
+    at.radio(key=f"{prefix}outcome").set_value("do_not_call")
+    at.button(key=f"{prefix}save").click().run()
+    badges = [m.value for m in at.markdown if "badge[" in m.value]
+    assert any("Left voicemail" in b for b in badges) and any("Asked not to be called" in b for b in badges)
+    assert not any(":material/check: Done]" in b for b in badges)
+
+
+def test_a_reps_own_table_has_no_owner_column(monday: Runtime) -> None:
+    add_jordans_leads(monday, "Jack Lead")
+    assert "Owner" not in as_rep(JORDAN).dataframe[0].value.columns
+    assert "Owner" in as_rep("maya.chen@example.com").dataframe[0].value.columns
+
+
+def test_at_night_the_concern_and_then_the_oldest_lead_come_first(monday: Runtime) -> None:
+    opening = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)  # every reminder waits for tomorrow's opening
+    with monday.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        for name, hours_old, kind in (("Ned Newest", 1, "referral"), ("Olga Oldest", 9, "referral"),
+                                      ("Pat Middle", 5, "inbound"), ("Cy Concern", 2, "concern")):
+            add_lead(session, jordan, name, kind=kind, next_reminder_at=opening,
+                     created_at=MONDAY_9AM_NY - timedelta(hours=hours_old))
+    mine = {"Cy Concern", "Olga Oldest", "Pat Middle", "Ned Newest"}  # the demo team has leads of its own
+    order = [name for name in as_rep(JORDAN).dataframe[0].value["Lead"] if name in mine]
+    assert order == ["Cy Concern", "Olga Oldest", "Pat Middle", "Ned Newest"]
+
+
+def test_the_script_box_reads_with_the_next_customers_name(monday: Runtime) -> None:
+    with monday.db.session() as session:
+        customer = session.get(Customer, first_planned(monday, JORDAN).customer_id)
+    at = as_rep(JORDAN)
+    (script,) = [i.value for i in at.info if "The script" in i.value]
+    assert customer.first_name in shown(script) and "[name]" not in shown(script)
+
+
+def test_a_referral_row_goes_with_one_click_and_a_duplicate_is_dropped_the_rest_saves(
+        monday: Runtime) -> None:
+    add_jordans_leads(monday, "Ivy Known", phone="+16175550193")
+    at = as_rep(JORDAN)
+    planned = first_planned(monday, JORDAN)
+    prefix = f"call{planned.id}_"
+    at.radio(key=f"{prefix}outcome").set_value("connected")
+    fill_referral(at, prefix, 0, first_name="Ivy", phone="617-555-0193")
+    at.button(key=f"{prefix}more").click().run()
+    fill_referral(at, prefix, 1, first_name="Zoe", last_name="Park", phone="(617) 555-0177")
+    at.button(key=f"{prefix}save").click().run()
+    assert any("already a lead" in shown(e.value) for e in at.error)
+    at.button(key=f"{prefix}ref0_remove").click().run()
+    assert at.text_input(key=f"{prefix}ref0_first_name").value == "Zoe"  # the row below moved up
+    assert not [t for t in at.text_input if t.key == f"{prefix}ref1_first_name"]
+    assert not [e for e in at.error if "already a lead" in shown(e.value)]
+    at.button(key=f"{prefix}save").click().run()
+    assert shown(at.success[0].value).startswith("Call saved: 1 new lead")
+    assert [lead.full_name for lead in leads_named(monday, "Ivy", "Zoe")] == ["Ivy Known", "Zoe Park"]
+    with monday.db.session() as session:
+        assert session.get(PlannedCall, planned.id).status == "done"
+
+
+def test_a_concern_reads_concern_from_the_customer(monday: Runtime) -> None:
+    with monday.db.session() as session:
+        customer = session.get(Customer, first_planned(monday, JORDAN).customer_id)
+    add_jordans_leads(monday, customer.full_name, kind="concern", referring_customer_id=customer.id,
+                      need="Invoices arrive late")
+    at = as_rep(JORDAN)
+    (panel,) = [e for e in at.expander if e.label.startswith(customer.first_name)]
+    facts = "\n".join(shown(c.value) for c in panel.caption)
+    assert f"Concern from: {customer.full_name}" in facts and "Referred by" not in facts
+
+
+def test_tapping_a_leads_card_opens_it_first_among_the_forms(monday: Runtime) -> None:
+    _, second = add_jordans_leads(monday, "Jack Lead", "Kai Waiting")
+    at = as_rep(JORDAN)
+    at.button(key=f"card{second.id}").click().run()
+    assert not at.exception, at.exception
+    panels = [e for e in at.expander if e.label.startswith(("Jack Lead", "Kai Waiting"))]
+    assert panels[0].label.startswith("Kai Waiting") and panels[0].proto.expanded
+    assert not panels[1].proto.expanded
+
+
+def test_calls_and_leads_are_one_tap_apart(monday: Runtime) -> None:
+    at = as_rep(JORDAN)
+    assert [t.label for t in at.tabs] == ["Calls", "Leads"]

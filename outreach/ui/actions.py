@@ -37,11 +37,14 @@ def flash() -> None:
     """Show (once) what the last button did; callbacks run before the page is drawn.
 
     The messages hold names and the domain's errors as plain text: shown as typed, never as Markdown.
+    They sit in a container that is always drawn, so a message coming or going does not shift (and
+    remount) everything below it.
     """
-    if message := st.session_state.pop("flash", None):
-        st.success(md_escape(message))
-    if message := st.session_state.pop("flash_error", None):
-        st.error(md_escape(message))
+    with st.container():
+        if message := st.session_state.pop("flash", None):
+            st.success(md_escape(message))
+        if message := st.session_state.pop("flash_error", None):
+            st.error(md_escape(message))
 
 
 def form_token(prefix: str) -> str:
@@ -55,6 +58,35 @@ def referral_count(prefix: str) -> int:
 
 def add_referral(prefix: str) -> None:
     st.session_state[f"{prefix}referrals"] = referral_count(prefix) + 1
+
+
+def remove_referral(prefix: str, number: int) -> None:
+    """Drop one referral row: the rows below move up, so what the rep typed there stays."""
+    state, count = st.session_state, referral_count(prefix)
+    for row in range(number, count - 1):
+        for field in REFERRAL_FIELDS:
+            state[f"{prefix}ref{row}_{field}"] = state.get(f"{prefix}ref{row + 1}_{field}", "")
+    for field in REFERRAL_FIELDS:
+        # Set, not deleted: a deleted widget value would come back from the browser if the row is re-added.
+        state[f"{prefix}ref{count - 1}_{field}"] = ""
+    state[f"{prefix}referrals"] = max(count - 1, 0)
+    state.pop(f"{prefix}errors", None)  # they name rows by number, and the numbers just moved
+    state.pop(f"{prefix}error_leads", None)
+
+
+def followup_prefix(lead_id: int) -> str:
+    """The keys of a lead's follow-up form; a saved form gets new keys.
+
+    Deleting a widget's value does not clear what the browser shows for it, so a reopened form would
+    still show the old outcome and note. New keys make new, empty widgets; the old form keeps its token,
+    so its second submit (a double click) is recognised and logs nothing.
+    """
+    return f"lead{lead_id}_{st.session_state.get(f'lead{lead_id}_form', 0)}_"
+
+
+def _next_followup_form(lead_id: int, saved_prefix: str) -> None:
+    if saved_prefix == followup_prefix(lead_id):
+        st.session_state[f"lead{lead_id}_form"] = st.session_state.get(f"lead{lead_id}_form", 0) + 1
 
 
 def _send_alerts(lead_ids: list[int]) -> None:
@@ -135,7 +167,8 @@ def save_followup(viewer: Viewer, lead_id: int, prefix: str) -> None:
     except SQLAlchemyError as exc:
         state[f"{prefix}errors"] = {"form": SAVE_FAILED.format(type(exc).__name__)}
         return
-    _clear(prefix)
+    state.pop(f"{prefix}errors", None)
+    _next_followup_form(lead_id, prefix)
     state["flash"] = ("Conversation logged: no more reminders for this lead." if connected
                       else "Attempt logged. Reminders continue until you talk to them.")
 

@@ -10,11 +10,11 @@ from outreach.access import Viewer
 from outreach.calls import OUTCOMES
 from outreach.models import Customer, PlannedCall
 from outreach.phones import display
-from outreach.ui.actions import add_referral, referral_count, save_call, skip_call
+from outreach.ui.actions import add_referral, referral_count, remove_referral, save_call, skip_call
 from outreach.ui.text import email_link, phone_link
 from outreach.ui.text import md_escape as _md
 
-STATUS_BADGES = {"done": ":green-badge[:material/check: Done]",
+STATUS_BADGES = {"done": ":green-badge[:material/check: Done]",  # when no call row says more
                  "skipped": ":gray-badge[:material/skip_next: Skipped]",
                  "wrong_number": ":orange-badge[:material/phone_disabled: Wrong number]"}
 REFERRAL_LABELS = (("first_name", "First name"), ("last_name", "Last name"), ("phone", "Phone"),
@@ -22,10 +22,17 @@ REFERRAL_LABELS = (("first_name", "First name"), ("last_name", "Last name"), ("p
                    ("need", "What they need"), ("best_time", "Best time to call"))
 
 
+def status_badge(status: str, outcome: str | None) -> str:
+    """What happened, in the rep's words ("Left voicemail"), not only that the call is done."""
+    if status == "done" and outcome in OUTCOMES:
+        return f":green-badge[:material/check: {OUTCOMES[outcome]}]"
+    return STATUS_BADGES.get(status, "")
+
+
 def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, region: str,
-                  script: str, expanded: bool) -> None:
+                  script: str, expanded: bool, outcome: str | None = None) -> None:
     with st.container(border=True):
-        badge = STATUS_BADGES.get(planned.status, "")
+        badge = status_badge(planned.status, outcome)
         st.markdown(f"#### {planned.position}. {_md(customer.full_name)}"
                     + (f" · {_md(customer.company)}" if customer.company else "")
                     + (f"  \n{badge}" if badge else ""))
@@ -80,10 +87,15 @@ def call_form(viewer: Viewer, planned: PlannedCall) -> None:
 
 
 def _referral_fields(prefix: str, number: int, errors: dict[str, str], leads: dict[str, int]) -> None:
-    st.caption(f"Referral {number + 1}")
-    columns = st.columns(4)
-    for index, (field, label) in enumerate(REFERRAL_LABELS):
-        columns[index % 4].text_input(label, key=f"{prefix}ref{number}_{field}")
+    title, remove = st.columns([4, 1], vertical_alignment="center")
+    title.caption(f"Referral {number + 1}")
+    # One tap drops a row (a name given twice, a duplicate): the rest of the call still saves.
+    remove.button("Remove", key=f"{prefix}ref{number}_remove", icon=":material/delete:",
+                  on_click=remove_referral, args=(prefix, number))
+    # Four to a row, row by row: a phone stacks the columns, and then they still read name, phone, e-mail.
+    for start in range(0, len(REFERRAL_LABELS), 4):
+        for column, (field, label) in zip(st.columns(4), REFERRAL_LABELS[start:start + 4], strict=False):
+            column.text_input(label, key=f"{prefix}ref{number}_{field}")
     for field in ("first_name", "phone", "email", "duplicate"):
         _error(errors, f"referral.{number}.{field}", leads)
 

@@ -92,6 +92,7 @@ def test_typed_text_is_shown_exactly_and_nothing_in_it_links_loads_or_runs(
         page = browser.new_page(viewport={"width": 1280, "height": 1600})
         watch = Watch(page)
         page.goto(base)
+        page.get_by_role("tab", name="Leads").click(timeout=30_000)  # Today: Calls and Leads are tabs
         expect(page.get_by_text("Leads to follow up")).to_be_visible(timeout=30_000)
         lead = page.get_by_test_id("stExpander").filter(has_text="Bea [Session expired")
         lead.locator("summary").click()
@@ -108,6 +109,9 @@ def test_typed_text_is_shown_exactly_and_nothing_in_it_links_loads_or_runs(
             lead.locator("summary").click()
         expect(lead.get_by_text("Needs:")).to_be_visible(timeout=15_000)
         text = shown_text(page)
+        page.get_by_role("tab", name="Calls").click()
+        expect(page.get_by_text("Your calls")).to_be_visible()
+        text += shown_text(page)
         for expected in (f"Ann {LINK} · <b>Acme</b>", NOTE, f"Bea {LINK} · referral", f"Needs: {NOTE}",
                          f"left a message {LINK} {HTML}"):
             assert expected in text, expected

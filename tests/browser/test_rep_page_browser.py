@@ -145,7 +145,8 @@ def test_a_rep_logs_a_call_with_a_referral_and_sees_the_lead(server: str, tmp_pa
         form.get_by_role("button", name="Save call").click()
         expect(page.get_by_text("Call saved: 1 new lead to follow up")).to_be_visible(timeout=15_000)
         expect(page.get_by_text("1 of 4 done")).to_be_visible()
-        expect(page.get_by_text("Rosa Delgado · referral")).to_be_visible()
+        page.get_by_role("tab", name="Leads").click()
+        expect(page.get_by_test_id("stExpander").filter(has_text="Rosa Delgado · referral")).to_be_visible()
         page.wait_for_timeout(1000)
         page.screenshot(path=str(screenshot_path("rep-page.png", tmp_path)), full_page=False)
 

@@ -7,7 +7,6 @@ address ``?lead=ID`` (every e-mail links there) opens that lead first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -19,7 +18,7 @@ from outreach import clock
 from outreach.access import NotAllowed, Viewer, check_rep, lead_for
 from outreach.business_hours import WorkCalendar
 from outreach.leads import lead_histories, lead_history, leads_to_follow_up
-from outreach.models import Customer, Rep
+from outreach.models import Call, Customer, Lead, Rep
 from outreach.planner import local_day, plan_day, visible_plan
 from outreach.runtime import team_settings
 from outreach.script import Person, render_script
@@ -28,7 +27,7 @@ from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
 from outreach.ui.context import get_runtime
-from outreach.ui.lead_list import lead_panel, live_countdown
+from outreach.ui.lead_list import OPENED, lead_panel, live_countdown
 from outreach.ui.params import row_id
 from outreach.ui.text import md_escape
 
@@ -36,6 +35,25 @@ log = logging.getLogger(__name__)
 
 EVERYONE = "everyone"
 FORMS_SHOWN = 30  # the most urgent; the countdown table above lists every lead
+
+
+# A phone is held in one hand: links and choices a thumb can hit (44 px, Apple's and WCAG's minimum),
+# and on a narrow screen the leads as cards, since a wide table hides the next reminder off the side.
+PHONE_CSS = """<style>
+a[href^="tel:"], a[href^="mailto:"] { display: inline-flex; align-items: center; min-height: 44px;
+  padding: 0 0.5rem; }
+[data-testid="stRadio"] [role="radiogroup"] label { min-height: 44px; display: flex; align-items: center;
+  padding-right: 0.75rem; }
+[data-testid="stCheckbox"] label { min-height: 44px; display: flex; align-items: center; }
+.stButton button, [data-testid="stTab"], [data-testid="stExpander"] summary { min-height: 44px; }
+.st-key-countdown_cards .stButton button { justify-content: flex-start; text-align: left; }
+@media (max-width: 640px) { .st-key-countdown_table { display: none; } }
+@media (min-width: 641px) { .st-key-countdown_cards { display: none; } }
+</style>"""
+
+
+def phone_friendly() -> None:
+    st.html(PHONE_CSS)
 
 
 def whose_day(viewer: Viewer, reps: list[Rep]) -> int | None:
@@ -52,6 +70,8 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     day = local_day(clock.now(), rep)
     with runtime.db.session() as session:
         plan = visible_plan(session, viewer, rep.id, day)
+        outcomes = dict(session.execute(select(Call.planned_call_id, Call.outcome).where(
+            Call.planned_call_id.in_([p.id for p, _ in plan]))).all())
     st.subheader(f"{'Your' if rep.id == viewer.rep_id else md_escape(rep.name + chr(39) + 's')} calls · "
                  f"{day:%A} {day.day} {day:%B}")
     if not plan:
@@ -61,12 +81,16 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     done = sum(1 for p in counted if p.status == "done")
     st.progress(done / max(len(counted), 1), text=f"{done} of {len(counted)} done")
     caller = Person(rep.name.split()[0], rep.name)
-    script = render_script(team.referral_script, Person("[name]", "[customer]"), caller)
-    st.info(f"**The script** · {md_escape(script)}", icon=":material/record_voice_over:")
-    first_open = next((p.id for p, _ in plan if p.status == "open"), None)
+    first_open = next(((p.id, c) for p, c in plan if p.status == "open"), None)
+    if first_open is not None:  # read as it will be said, to the next customer on the list
+        next_customer = first_open[1]
+        script = render_script(team.referral_script,
+                               Person(next_customer.first_name, next_customer.full_name), caller)
+        st.info(f"**The script** · {md_escape(script)}", icon=":material/record_voice_over:")
     for planned, customer in plan:
         said = render_script(team.referral_script, Person(customer.first_name, customer.full_name), caller)
-        customer_card(viewer, planned, customer, team.phone_region, said, planned.id == first_open)
+        customer_card(viewer, planned, customer, team.phone_region, said,
+                      first_open is not None and planned.id == first_open[0], outcomes.get(planned.id))
 
 
 def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
@@ -89,9 +113,8 @@ def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
         st.caption(f"Your list is built before {team.call_list_time:%H:%M} and e-mailed to you.")
 
 
-def leads_section(viewer: Viewer, owner_id: int | None, team: TeamSettings,
-                  linked: int | None) -> Callable[[], None]:
-    """Who is waiting (live countdown) at the top; the follow-up forms after today's calls."""
+def leads_section(viewer: Viewer, owner_id: int | None, team: TeamSettings, linked: int | None) -> None:
+    """Who is waiting (live countdown, a tap opens the lead), then the follow-up forms."""
     runtime = get_runtime()
     with runtime.db.session() as session:
         leads = leads_to_follow_up(session, viewer, clock.now(), owner_id)
@@ -99,26 +122,30 @@ def leads_section(viewer: Viewer, owner_id: int | None, team: TeamSettings,
         referrers = {c.id: c.full_name for c in session.scalars(
             select(Customer).where(Customer.id.in_([lead.referring_customer_id for lead in leads
                                                     if lead.referring_customer_id])))}
-        shown = leads if st.session_state.get("all_leads") else leads[:FORMS_SHOWN]
+        shown = forms_shown(leads, st.session_state.get(OPENED))
         histories = lead_histories(session, shown)
     st.subheader(f"Leads to follow up ({len(leads)})")
     if not leads:
         st.caption("Nothing waiting. Every name from today's calls will show up here.")
-        return lambda: None
-    live_countdown(leads, owners)
+        return
+    # A rep's own list: every row is theirs, so an Owner column would only push the countdown aside.
+    live_countdown(leads, owners if viewer.is_manager else None)
+    st.subheader("Follow up")
+    zone = ZoneInfo(viewer.time_zone)
+    for lead in shown:
+        if lead.id != linked:
+            lead_panel(viewer, lead, histories[lead.id], owners.get(lead.owner_id, ""),
+                       referrers.get(lead.referring_customer_id or 0, ""), team.phone_region,
+                       zone, False)
+    if len(shown) < len(leads):
+        st.toggle(f"Show all {len(leads)} leads", key="all_leads")
 
-    def forms() -> None:
-        st.subheader("Follow up")
-        zone = ZoneInfo(viewer.time_zone)
-        for lead in shown:
-            if lead.id != linked:
-                lead_panel(viewer, lead, histories[lead.id], owners.get(lead.owner_id, ""),
-                           referrers.get(lead.referring_customer_id or 0, ""), team.phone_region,
-                           zone, False)
-        if len(shown) < len(leads):
-            st.toggle(f"Show all {len(leads)} leads", key="all_leads")
 
-    return forms
+def forms_shown(leads: list[Lead], opened: int | None) -> list[Lead]:
+    """The most urgent forms, with the lead the rep just tapped first (wherever it sits in the list)."""
+    shown = leads if st.session_state.get("all_leads") else leads[:FORMS_SHOWN]
+    tapped = [lead for lead in leads if lead.id == opened]
+    return tapped + [lead for lead in shown if lead.id != opened]
 
 
 def linked_lead(viewer: Viewer, team: TeamSettings) -> int | None:
@@ -155,14 +182,20 @@ def render() -> None:
         team = team_settings(session)
         reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
     st.title("Today")
+    phone_friendly()
     flash()
     linked = linked_lead(viewer, team)
     owner_id = whose_day(viewer, reps)
-    follow_up_forms = leads_section(viewer, owner_id, team, linked)
+    # Keyed and tracked, so a save (which redraws the page) leaves the rep on the tab they were on.
+    calls_tab, leads_tab = st.tabs(["Calls", "Leads"], key="today_tab", on_change="rerun")
     rep = next((r for r in reps if r.id == owner_id), None)
-    if rep is not None:
-        todays_calls(viewer, rep, team)
-    follow_up_forms()
+    with calls_tab:
+        if rep is not None:
+            todays_calls(viewer, rep, team)
+        else:
+            st.caption("Pick a rep above to see their calls.")
+    with leads_tab:
+        leads_section(viewer, owner_id, team, linked)
 
 
 render()
