@@ -488,3 +488,36 @@ def test_tapping_a_leads_card_opens_it_first_among_the_forms(monday: Runtime) ->
 def test_calls_and_leads_are_one_tap_apart(monday: Runtime) -> None:
     at = as_rep(JORDAN)
     assert [t.label for t in at.tabs] == ["Calls", "Leads"]
+
+
+def test_an_e_mail_link_to_a_won_lead_shows_its_history_not_a_follow_up_form(monday: Runtime) -> None:
+    from datetime import timedelta
+
+    from outreach.access import Viewer
+    from outreach.lead_life import log_next_step
+
+    with monday.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        lead = add_lead(session, jordan, "Wes Won", status="connected")
+        log_next_step(session, Viewer.of(jordan), lead.id, "won", MONDAY_9AM_NY - timedelta(hours=1),
+                      note="Signed today")
+    at = open_app()
+    at.query_params["lead"] = str(lead.id)
+    at.run()
+    at.selectbox(key="demo_rep").set_value(JORDAN).run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "The lead from your e-mail"
+    [history] = [t.value for t in at.dataframe if "Signed today" in t.value.to_string()]
+    assert "Won" in history.to_string()
+    assert not [e for e in at.expander if e.label.startswith("Wes Won")]  # no follow-up panel
+
+
+def test_a_passed_appointment_is_back_on_today(monday: Runtime) -> None:
+    from datetime import timedelta
+
+    with monday.db.session() as session, session.begin():
+        jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+        add_lead(session, jordan, "Uma Booked", status="appointment",
+                 appointment_at=MONDAY_9AM_NY - timedelta(hours=2))
+    at = as_rep(JORDAN)
+    assert "Appointments to log (1)" in [s.value for s in at.subheader]

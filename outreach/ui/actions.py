@@ -20,7 +20,7 @@ from outreach.access import Viewer, planned_call_for
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
 from outreach.errors import OutreachError
 from outreach.followup import alert_key
-from outreach.leads import close_as_duplicate, log_followup, reassign
+from outreach.leads import log_followup, reassign
 from outreach.models import Lead
 from outreach.planner import replace_planned_call
 from outreach.runtime import team_settings
@@ -190,15 +190,3 @@ def reassign_lead(viewer: Viewer, lead_id: int, owner_key: str) -> None:
         return
     _send_alerts([lead_id])
     st.session_state["flash"] = f"{name} reassigned; the new owner is being alerted."
-
-
-def close_duplicate(viewer: Viewer, lead_id: int) -> None:
-    runtime = get_runtime()
-    try:
-        with runtime.db.session() as session, session.begin():
-            name = close_as_duplicate(session, viewer, lead_id, clock.now()).full_name
-    except (OutreachError, SQLAlchemyError) as exc:
-        st.session_state["flash_error"] = (str(exc) if isinstance(exc, OutreachError)
-                                           else SAVE_FAILED.format(type(exc).__name__))
-        return
-    st.session_state["flash"] = f"{name} closed as a duplicate: no more reminders."

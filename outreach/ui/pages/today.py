@@ -27,6 +27,7 @@ from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
 from outreach.ui.context import get_runtime
+from outreach.ui.lead_detail import appointments_due_panel, lead_detail
 from outreach.ui.lead_list import OPENED, lead_panel, live_countdown
 from outreach.ui.params import row_id
 from outreach.ui.text import md_escape
@@ -169,6 +170,9 @@ def linked_lead(viewer: Viewer, team: TeamSettings) -> int | None:
         st.warning(f"Lead {lead_id} is not one of your leads.")
         return None
     st.subheader("The lead from your e-mail")
+    if not lead.is_open:  # followed up already: its history and next step, not the follow-up form
+        lead_detail(viewer, lead.id, key="today")
+        return lead.id
     lead_panel(viewer, lead, history, owner.name if owner else "",
                referrer.full_name if referrer else "", team.phone_region,
                ZoneInfo(viewer.time_zone), True)
@@ -195,6 +199,7 @@ def render() -> None:
         else:
             st.caption("Pick a rep above to see their calls.")
     with leads_tab:
+        appointments_due_panel(viewer, owner_id)  # booked, passed, nothing logged: how did it go?
         leads_section(viewer, owner_id, team, linked)
 
 
