@@ -24,6 +24,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "�
 
 def spreadsheet_safe(value: object) -> object:
     """A cell as we write it: numbers as they are, text defused, nothing as an empty cell."""
+    if isinstance(value, str):  # most cells: checked first, since a big table has tens of thousands
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
     if value is None:
         return ""
     if isinstance(value, int | float | Decimal):  # bool too: written as True/False
@@ -37,7 +39,7 @@ def csv_bytes(rows: Iterable[Mapping[str, object]], columns: Sequence[str]) -> b
     out = io.StringIO()
     # QUOTE_NONNUMERIC quotes every text cell and leaves numbers bare, so they stay numbers.
     writer = csv.writer(out, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
-    writer.writerow([spreadsheet_safe(c) for c in columns])
-    for row in rows:
-        writer.writerow([spreadsheet_safe(row.get(c)) for c in columns])
+    safe = spreadsheet_safe
+    writer.writerow([safe(c) for c in columns])
+    writer.writerows([safe(row.get(c)) for c in columns] for row in rows)
     return out.getvalue().encode("utf-8")
