@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
 from outreach.followup import start_following_up
+from outreach.inbound_rows import InboundRecord
 from outreach.leads import InboundRoundRobin
 from outreach.models import Lead, Rep
 from outreach.team_settings import TeamSettings
-from outreach.validation import InboundRecord
 
 
 def received_at(record: InboundRecord, now: datetime) -> datetime:

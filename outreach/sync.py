@@ -36,6 +36,7 @@ from outreach.db import Database, database_reason
 from outreach.errors import OutreachError, SourceError
 from outreach.humanize import ago
 from outreach.inbound import import_inbound
+from outreach.inbound_rows import InboundRecord, validate_inbound
 from outreach.job_problems import reason_of
 from outreach.models import Customer, Lease, Rep, SyncRun, TeamSetting
 from outreach.sheet_source import SheetSource, Table
@@ -53,11 +54,9 @@ from outreach.team_settings import SettingProblem, TeamSettings, normalise_key, 
 from outreach.validation import (
     CustomerRecord,
     CustomerRows,
-    InboundRecord,
     KnownCustomer,
     RepRecord,
     validate_customers,
-    validate_inbound,
     validate_reps,
 )
 from outreach.write_back import BUILDERS, tables_to_write

@@ -1,9 +1,9 @@
-"""Checking sheet rows: every bad row is named (tab, row, column, value, reason).
+"""Checking Reps and Customers rows: every bad cell is named (tab, row, column, value, reason).
 
-A row with a problem that makes it unusable (no name, a phone we cannot dial,
-an owner who is not on the team, a duplicate) is skipped; a row with a cell we
-can do without (an odd date) is imported without that cell. Either way the
-problem is listed for the manager, who fixes it in the sheet.
+A row that cannot be used (no name, nothing to tell it apart, a duplicate) is
+skipped; a row with a cell it can do without (an odd date, a bad e-mail, an owner
+not on the team) is kept with the default in that cell. Either way the problem is
+listed for the manager, who fixes it in the sheet. Inbound rows: ``inbound_rows``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from outreach.phones import to_e164
-from outreach.sheet_tabs import CUSTOMERS, INBOUND, REPS, RowProblem, SheetRow
+from outreach.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
 from outreach.team_settings import MAX_DAILY_CALLS, TeamSettings, parse_time_zone, parse_whole_number
 
 _YES = {"yes", "y", "true", "x", "1", "✓", "✔"}
@@ -86,28 +86,7 @@ def row_fingerprint(row: SheetRow, region: str) -> str:
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class InboundRecord:
-    key: str  # who enquired and when (see inbound_key), never the row's position
-    submitted_at: str
-    first_name: str
-    last_name: str
-    phone: str | None
-    email: str | None
-    heard_about: str
-    reason: str
-    owner_email: str | None
-    extra: dict[str, str]
-    row: int = field(compare=False)
-    # The phone exactly as typed when it is not a number we can dial ("check the number").
-    phone_as_typed: str = ""
-    received: datetime | None = None  # the Timestamp read in the team's zone; None: unreadable
-    # Keys a lead from this row may already carry: its e-mail's key from before a phone was
-    # added, and the key of versions that hashed the whole row (see legacy_inbound_key).
-    earlier_keys: tuple[str, ...] = field(default=(), compare=False)
-
-
-class _Row:
+class RowCheck:
     """Helpers to report problems for one row of one tab."""
 
     def __init__(self, tab: str, row: SheetRow, problems: list[RowProblem]) -> None:
@@ -178,7 +157,7 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
     records: list[RepRecord] = []
     seen: dict[str, int] = {}
     for row in rows:
-        check = _Row(REPS.title, row, problems)
+        check = RowCheck(REPS.title, row, problems)
         name = row.get("name")
         if not name:
             check.skip("Name", "", "name is missing")
@@ -195,7 +174,7 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
         if role not in ROLES:
             check.warn("Role", row.get("role"), "expected rep or manager; treated as rep")
             role = "rep"
-        manager = _optional_email(check, row.get("manager"), "Manager")
+        manager = optional_email(check, row.get("manager"), "Manager")
         if check.bad or email is None:
             continue
         seen[email] = row.number
@@ -204,7 +183,7 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
     return records, problems
 
 
-def _rep_zone(check: _Row, raw: str, team: TeamSettings) -> str:
+def _rep_zone(check: RowCheck, raw: str, team: TeamSettings) -> str:
     if not raw:
         return team.time_zone
     try:
@@ -214,7 +193,7 @@ def _rep_zone(check: _Row, raw: str, team: TeamSettings) -> str:
         return team.time_zone
 
 
-def _rep_daily_calls(check: _Row, raw: str, team: TeamSettings) -> int:
+def _rep_daily_calls(check: RowCheck, raw: str, team: TeamSettings) -> int:
     if not raw:
         return team.daily_calls
     try:
@@ -233,7 +212,7 @@ def _check_managers(records: list[RepRecord], problems: list[RowProblem]) -> Non
                                        skipped=False))
 
 
-def _email(check: _Row, raw: str, *, required: bool = False, column: str = "Email") -> str | None:
+def _email(check: RowCheck, raw: str, *, required: bool = False, column: str = "Email") -> str | None:
     if not raw:
         if required:
             check.skip(column, "", "e-mail is missing")
@@ -245,7 +224,7 @@ def _email(check: _Row, raw: str, *, required: bool = False, column: str = "Emai
         return None
 
 
-def _optional_email(check: _Row, raw: str, column: str = "Email") -> str | None:
+def optional_email(check: RowCheck, raw: str, column: str = "Email") -> str | None:
     """An e-mail the row can do without: a bad one is named and left out, the row kept."""
     if not raw:
         return None
@@ -256,16 +235,16 @@ def _optional_email(check: _Row, raw: str, column: str = "Email") -> str | None:
         return None
 
 
-def _owner(check: _Row, raw: str, rep_emails: set[str], instead: str) -> str | None:
+def known_owner(check: RowCheck, raw: str, rep_emails: set[str], instead: str) -> str | None:
     """The row's owner if they are on the Reps tab; otherwise named, and ``instead`` happens."""
-    owner = _optional_email(check, raw, "Owner")
+    owner = optional_email(check, raw, "Owner")
     if owner and owner not in rep_emails:
         check.warn("Owner", raw, f"is not a rep on the Reps tab; {instead}")
         return None
     return owner
 
 
-def _phone(check: _Row, raw: str, region: str) -> str | None:
+def _phone(check: RowCheck, raw: str, region: str) -> str | None:
     if not raw:
         return None
     try:
@@ -332,7 +311,7 @@ def _customer(
     first_rows: _FirstRows,
     fingerprint: str = "",
 ) -> CustomerRecord | None:
-    check = _Row(CUSTOMERS.title, row, problems)
+    check = RowCheck(CUSTOMERS.title, row, problems)
     first, last = row.get("first_name"), row.get("last_name")
     if not (first or last):
         check.skip("First Name", "", "name is missing")
@@ -343,10 +322,10 @@ def _customer(
     phone = _phone(check, row.get("phone"), team.phone_region)
     if phone and phone in first_rows.phones:
         check.skip("Phone", row.get("phone"), f"same phone as row {first_rows.phones[phone]}")
-    email = _optional_email(check, row.get("email"))
+    email = optional_email(check, row.get("email"))
     if email and email in first_rows.emails:
         check.skip("Email", row.get("email"), f"same e-mail as row {first_rows.emails[email]}")
-    owner = _owner(check, row.get("owner"), rep_emails, "goes to the shared pool")
+    owner = known_owner(check, row.get("owner"), rep_emails, "goes to the shared pool")
     keys = [f"id:{customer_id}" if customer_id else None,
             f"phone:{phone}" if phone else None,
             f"email:{email}" if email else None]
@@ -377,7 +356,7 @@ def _customer(
     )
 
 
-def _since(check: _Row, raw: str, region: str) -> date | None:
+def _since(check: RowCheck, raw: str, region: str) -> date | None:
     if not raw:
         return None
     try:
@@ -387,124 +366,10 @@ def _since(check: _Row, raw: str, region: str) -> date | None:
         return None
 
 
-def _do_not_call(check: _Row, raw: str) -> bool:
+def _do_not_call(check: RowCheck, raw: str) -> bool:
     flag = parse_yes_no(raw)
     if flag is None:
         # Someone wrote *something* there: respecting a possible request beats a wrong call.
         check.warn("Do Not Call", raw, "expected yes/no; treated as yes (do not call)")
         return True
     return flag
-
-
-def validate_inbound(
-    rows: list[SheetRow], rep_emails: set[str], team: TeamSettings
-) -> tuple[list[InboundRecord], list[RowProblem]]:
-    problems: list[RowProblem] = []
-    records: list[InboundRecord] = []
-    numbered = _Occurrences()
-    for row in rows:
-        check = _Row(INBOUND.title, row, problems)
-        first, last = row.get("first_name"), row.get("last_name")
-        if not (first or last):
-            check.skip("First Name", "", "name is missing")
-        phone, unreadable = _caller_phone(check, row.get("phone"), team.phone_region)
-        email = _optional_email(check, row.get("email"))
-        if not (phone or email or unreadable) and not check.bad:
-            check.skip("Phone", "", "a lead needs a phone or an e-mail to follow up")
-        owner = _owner(check, row.get("owner"), rep_emails, "assigned automatically")
-        if check.bad:
-            continue
-        stamp = row.get("timestamp")
-        named = " ".join(f"{first} {last}".lower().split())
-        key = numbered(inbound_key(stamp, phone, email, named))
-        earlier = [numbered(inbound_key(stamp, None, email))] if phone and email else []
-        if phone or email:  # it may have been imported with a misspelt number and no e-mail
-            earlier.append(numbered(inbound_key(stamp, None, None, named)))
-        records.append(InboundRecord(
-            key=key, submitted_at=stamp, received=_received(check, stamp, team),
-            first_name=first or last, last_name=last if first else "",
-            phone=phone, phone_as_typed=unreadable, email=email, heard_about=row.get("heard_about"),
-            reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
-            earlier_keys=(*earlier, numbered(legacy_inbound_key(row))),
-        ))
-    return records, problems
-
-
-_STAMP_ISO = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S")
-_STAMP_MONTH_FIRST = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M")  # Google Forms in a US locale
-_STAMP_DAY_FIRST = ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M")
-# A form's Timestamp outside these years is a typo; measuring speed-to-lead (or counting
-# business days for an escalation) from it would be nonsense, or overflow.
-_PLAUSIBLE_YEARS = range(2000, 2101)
-
-
-def parse_timestamp(stamp: str, team: TeamSettings) -> datetime:
-    """A form's Timestamp as an aware time in the team's zone; ValueError(reason) otherwise."""
-    month_first = team.phone_region in ("US", "CA")
-    formats = _STAMP_ISO + ((_STAMP_MONTH_FIRST + _STAMP_DAY_FIRST) if month_first
-                            else (_STAMP_DAY_FIRST + _STAMP_MONTH_FIRST))
-    for fmt in formats:
-        try:
-            local = datetime.strptime(stamp.strip(), fmt)
-        except ValueError:
-            continue
-        if local.year not in _PLAUSIBLE_YEARS:
-            raise ValueError("is not a plausible date")
-        return local.replace(tzinfo=team.zone)
-    raise ValueError("is not a date and time like 2026-03-02 14:05")
-
-
-def _received(check: _Row, stamp: str, team: TeamSettings) -> datetime | None:
-    if not stamp:
-        return None
-    try:
-        return parse_timestamp(stamp, team)
-    except ValueError as exc:
-        check.warn("Timestamp", stamp, f"{exc}; the time the row was read is used")
-        return None
-
-
-def _caller_phone(check: _Row, raw: str, region: str) -> tuple[str | None, str]:
-    """(E.164 phone, "") or (None, what was typed): a typo never loses the caller."""
-    if not raw:
-        return None, ""
-    try:
-        return to_e164(raw, region), ""
-    except ValueError as exc:
-        check.warn("Phone", raw, f"{exc}; the lead is kept, flagged to check the number")
-        return None, raw
-
-
-class _Occurrences:
-    """Numbers equal keys in sheet order: two identical submissions are two rows, two leads."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-
-    def __call__(self, base: str) -> str:
-        self._counts[base] = self._counts.get(base, 0) + 1
-        return f"{base}:{self._counts[base]}"
-
-
-def inbound_key(timestamp: str, phone: str | None, email: str | None, name: str = "") -> str:
-    """An enquiry's identity: the form's Timestamp and the normalised phone, else e-mail.
-
-    Free text ("Why are you calling") is left out, so correcting a note or reformatting a
-    phone never makes a second lead; the row number is left out, so inserting or deleting
-    rows above it does not either. Only a caller with neither a readable phone nor an
-    e-mail is known by name.
-    """
-    contact = f"phone:{phone}" if phone else f"email:{email}" if email else f"name:{name}"
-    stamp = " ".join(timestamp.split()).lower()
-    return hashlib.sha256(f"{stamp}\x1f{contact}".encode()).hexdigest()[:32]
-
-
-def legacy_inbound_key(row: SheetRow) -> str:
-    """The key leads got before inbound_key: a hash of the row's raw text, free text included.
-
-    Existing leads cannot be re-keyed by a migration (their raw Timestamp text was never
-    stored), so a sync matches this key too and moves the lead to the new key.
-    """
-    parts = [re.sub(r"\s+", " ", row.get(name)).strip().lower()
-             for name in ("timestamp", "first_name", "last_name", "phone", "email", "reason")]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
