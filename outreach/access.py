@@ -1,4 +1,5 @@
-"""Who may see and change what: a rep their own calls and leads, a manager everyone's.
+"""Who may see and change what: a rep their own calls and leads, a manager everyone's,
+the front desk only the callers it took in (:mod:`outreach.front_desk`) and its own e-mails.
 
 Enforced in the queries and in every write, never by hiding widgets: a page that
 forgot to hide a button still cannot show or change another rep's lead.
@@ -9,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 
 from outreach.errors import OutreachError
-from outreach.models import Lead, PlannedCall, Rep
+from outreach.models import FRONT_DESK, Lead, PlannedCall, Rep
 
 Q = TypeVar("Q", bound=Select)
 MAX_ROW_ID = 2**63 - 1  # the largest integer key SQLite or PostgreSQL can hold
@@ -30,10 +31,15 @@ class Viewer:
     name: str
     is_manager: bool
     time_zone: str
+    role: str = "rep"
 
     @classmethod
     def of(cls, rep: Rep) -> Viewer:
-        return cls(rep.id, rep.email, rep.name, rep.is_manager, rep.time_zone)
+        return cls(rep.id, rep.email, rep.name, rep.is_manager, rep.time_zone, rep.role)
+
+    @property
+    def is_front_desk(self) -> bool:
+        return self.role == FRONT_DESK
 
 
 def viewer_for_email(session: Session, email: str) -> Viewer | None:
@@ -43,12 +49,25 @@ def viewer_for_email(session: Session, email: str) -> Viewer | None:
 
 
 def leads_visible_to(viewer: Viewer, query: Q) -> Q:
-    return query if viewer.is_manager else query.where(Lead.owner_id == viewer.rep_id)
+    """A manager sees every lead, a rep their own; the front desk none (it sees its intakes' state)."""
+    if viewer.is_manager:
+        return query
+    if viewer.is_front_desk:
+        return query.where(false())
+    return query.where(Lead.owner_id == viewer.rep_id)
 
 
 def check_rep(viewer: Viewer, rep_id: int) -> None:
+    """A rep's day and leads: their own, or anyone's for a manager; never the front desk's to see."""
+    if viewer.is_front_desk:
+        raise NotAllowed("the front desk takes callers in; calls and leads are the reps'")
     if not viewer.is_manager and rep_id != viewer.rep_id:
         raise NotAllowed("that belongs to another rep")
+
+
+def require_manager(viewer: Viewer, what: str = "this") -> None:
+    if not viewer.is_manager:
+        raise NotAllowed(f"only a manager can see {what}")
 
 
 def lead_for(session: Session, viewer: Viewer, lead_id: int, *, for_update: bool = False) -> Lead:
@@ -66,6 +85,8 @@ def lead_for(session: Session, viewer: Viewer, lead_id: int, *, for_update: bool
 
 def planned_call_for(session: Session, viewer: Viewer, planned_call_id: int) -> PlannedCall:
     """A call on the viewer's list (a manager: anyone's); locked on PostgreSQL until the save ends."""
+    if viewer.is_front_desk:
+        raise NotAllowed("the front desk has no calls on a list")
     query = select(PlannedCall).where(PlannedCall.id == planned_call_id)
     if not viewer.is_manager:
         query = query.where(PlannedCall.rep_id == viewer.rep_id)

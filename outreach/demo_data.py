@@ -33,6 +33,9 @@ REPS = (
     ("Alex Kim", "alex.kim@example.com", "America/Los_Angeles", 4, "yes", "rep",
      "maya.chen@example.com"),
 )
+# Answers the phone: the Front desk page turns each caller into someone's lead.
+FRONT_DESK = ("Rosa Alvarez", "rosa.alvarez@example.com", "America/New_York", 0, "yes", "front desk",
+              "maya.chen@example.com")
 SETTINGS = (
     ("Call List Time", "07:30"),
     ("Business Hours", "08:00-18:00"),
@@ -128,7 +131,7 @@ def build_workbook(path: Path, seed: int = SEED) -> Path:
     book = Workbook()
     _sheet(book, "Customers", CUSTOMER_HEADER, customer_rows(rng, fake), first=True)
     _sheet(book, "Reps", ("Name", "Email", "Time Zone", "Daily Calls", "Active", "Role",
-                          "Manager"), (MANAGER, *REPS))
+                          "Manager"), (MANAGER, *REPS, FRONT_DESK))
     _sheet(book, "Settings", ("Key", "Value"), SETTINGS)
     _sheet(book, "Inbound", INBOUND_HEADER, inbound_rows(rng, fake))
     # Fixed document dates, so regenerating gives the same workbook contents.

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from outreach.access import Viewer
 from outreach.business_hours import WorkCalendar
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
-from outreach.demo_data import MANAGER, REPS
+from outreach.demo_data import FRONT_DESK, MANAGER, REPS
 from outreach.leads import log_followup
 from outreach.models import Call, Lead, OutboxMessage, Rep
 from outreach.planner import plan_day, todays_plan
@@ -46,7 +46,7 @@ REFERRAL_AREAS = ("201", "303", "503", "602", "702", "808", "919")
 def is_demo_team(session: Session) -> bool:
     """The Reps tab is the demo workbook's, to the e-mail: nobody else's team gets a made-up past."""
     emails = set(session.scalars(select(Rep.email).where(Rep.active.is_(True))))
-    return emails == {person[1] for person in (MANAGER, *REPS)}
+    return emails == {person[1] for person in (MANAGER, *REPS, FRONT_DESK)}
 
 
 def _pick(rng: random.Random, choices: tuple[tuple[object, float], ...]) -> object:

@@ -34,11 +34,15 @@ from outreach.team_settings import TeamSettings
 
 
 def schedule_points(created: datetime, team: TeamSettings, zone: ZoneInfo,
-                    calendar: WorkCalendar) -> Iterator[datetime]:
-    """Every moment a reminder is wanted, before business hours are applied (endless)."""
-    for offset in team.reminder_offsets:
+                    calendar: WorkCalendar, kind: str = "referral") -> Iterator[datetime]:
+    """Every moment a reminder is wanted, before business hours are applied (endless).
+
+    A concern has a tighter start (``Concern Reminder Schedule``); every kind ends with the daily ones.
+    """
+    offsets = team.offsets_for(kind)
+    for offset in offsets:
         yield created + offset
-    last = created + team.reminder_offsets[-1]
+    last = created + offsets[-1]
     day = last.astimezone(zone).date()
     while True:
         day = calendar.next_workday(day)
@@ -49,9 +53,9 @@ def schedule_points(created: datetime, team: TeamSettings, zone: ZoneInfo,
 
 
 def next_reminder_at(created: datetime, after: datetime, team: TeamSettings, zone: ZoneInfo,
-                     calendar: WorkCalendar) -> datetime:
+                     calendar: WorkCalendar, kind: str = "referral") -> datetime:
     """The first reminder strictly after ``after``, moved into the owner's business hours."""
-    for point in schedule_points(created, team, zone, calendar):
+    for point in schedule_points(created, team, zone, calendar, kind):
         if point > after:
             return calendar.next_opening(point, zone)
     raise AssertionError("schedule_points never ends")
@@ -62,14 +66,24 @@ def escalation_at(created: datetime, team: TeamSettings, zone: ZoneInfo,
     return calendar.add_business_days(created, team.escalation_business_days, zone)
 
 
-def start_following_up(session: Session, lead: Lead, team: TeamSettings, now: datetime) -> None:
-    """A new lead: queue the owner's alert and set the first reminder (same transaction)."""
+def start_following_up(session: Session, lead: Lead, team: TeamSettings, now: datetime, *,
+                       cc: tuple[str, ...] = (), taken_by: str = "") -> None:
+    """A new lead: queue the owner's alert and set the first reminder (same transaction).
+
+    ``cc`` copies the alert (a concern the front desk took goes to the manager too); ``taken_by`` names
+    the front-desk person who answered.
+    """
     owner = session.get(Rep, lead.owner_id)
     assert owner is not None
-    zone = ZoneInfo(owner.time_zone)
-    lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, zone, WorkCalendar(team))
+    lead.next_reminder_at = _first_reminder(lead, owner, team, now)
     session.flush()
-    enqueue(session, alert_email(lead, owner, lead_facts(session, [lead]), team, now, alert_key(lead)), now)
+    enqueue(session, alert_email(lead, owner, lead_facts(session, [lead]), team, now, alert_key(lead),
+                                 cc=cc, taken_by=taken_by), now)
+
+
+def _first_reminder(lead: Lead, owner: Rep, team: TeamSettings, after: datetime) -> datetime:
+    return next_reminder_at(lead.created_at, after, team, ZoneInfo(owner.time_zone), WorkCalendar(team),
+                            lead.kind)
 
 
 def hand_over(session: Session, lead: Lead, previous: Rep, manager: Rep, team: TeamSettings,
@@ -81,8 +95,7 @@ def hand_over(session: Session, lead: Lead, previous: Rep, manager: Rep, team: T
     owner = session.get(Rep, lead.owner_id)
     assert owner is not None
     if lead.is_open:
-        zone = ZoneInfo(owner.time_zone)
-        lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, zone, WorkCalendar(team))
+        lead.next_reminder_at = _first_reminder(lead, owner, team, now)
         session.flush()
         enqueue(session, handover_email(lead, owner, previous, manager, lead_facts(session, [lead]), team,
                                         now, alert_key(lead)), now)
@@ -95,8 +108,7 @@ def resume_following_up(session: Session, lead: Lead, team: TeamSettings, now: d
     """A lead closed by mistake is open again: the next reminder of its schedule, no new alert."""
     owner = session.get(Rep, lead.owner_id)
     assert owner is not None
-    lead.next_reminder_at = next_reminder_at(lead.created_at, now, team, ZoneInfo(owner.time_zone),
-                                             WorkCalendar(team))
+    lead.next_reminder_at = _first_reminder(lead, owner, team, now)
 
 
 def alert_key(lead: Lead) -> str:

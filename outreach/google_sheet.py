@@ -177,6 +177,21 @@ class GoogleSheetSource:
             tables[title] = rows
         return tables
 
+    def read_tab(self, title: str) -> Table | None:
+        """One values.get: the tab's title as the last sync found it (a first read asks for the tabs)."""
+        tabs = self._tabs if self._tabs is not None else self._fetch_tabs()
+        actual = matching_title(tabs, title)
+        if actual is None:
+            self._tabs = None  # perhaps added since: the next read looks again
+            return None
+        try:
+            response = self._call(self.client.http_client.values_get, self.key, quote_title(actual),
+                                  params={"valueRenderOption": "FORMATTED_VALUE", "majorDimension": "ROWS"})
+        except SourceError:
+            self._tabs = None  # renamed or deleted meanwhile: the next read asks for the tabs again
+            raise
+        return [[str(c) for c in row] for row in response.get("values", [])]
+
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
         if not tables:
             return

@@ -93,9 +93,21 @@ def _common(team: TeamSettings) -> dict[str, str]:
 
 
 def alert_email(lead: Lead, owner: Rep, facts: LeadFacts, team: TeamSettings, now: datetime,
-                key: str) -> Email:
+                key: str, *, cc: tuple[str, ...] = (), taken_by: str = "") -> Email:
+    """The owner's alert; ``taken_by``: the front-desk person who took the call (the caller waits)."""
     rendered = render_email("alert", lead=lead_item(lead, facts, team, now), owner=person(owner),
-                            **_common(team))
+                            taken_by=taken_by, manager_copied=bool(cc), **_common(team))
+    return Email(key=key, kind="alert", to_email=owner.email, to_name=owner.name,
+                 subject=rendered.subject, text=rendered.text, html=rendered.html, cc=cc,
+                 rep_id=owner.id, lead_id=lead.id)
+
+
+def called_again_email(lead: Lead, owner: Rep, taken_by: str, note: str, facts: LeadFacts,
+                       team: TeamSettings, now: datetime, key: str) -> Email:
+    """A lead phoned the front desk again: the owner hears at once (kind "alert": it goes at any hour,
+    as a new lead's alert does; someone is waiting on the line's other end)."""
+    rendered = render_email("called_again", lead=lead_item(lead, facts, team, now), owner=person(owner),
+                            taken_by=taken_by, note=note, **_common(team))
     return Email(key=key, kind="alert", to_email=owner.email, to_name=owner.name,
                  subject=rendered.subject, text=rendered.text, html=rendered.html,
                  rep_id=owner.id, lead_id=lead.id)

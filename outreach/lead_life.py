@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from outreach.access import Viewer, lead_for, leads_visible_to
 from outreach.errors import OutreachError
 from outreach.followup import stop_following_up
+from outreach.front_desk import CALLED_AGAIN, INTAKE
 from outreach.leads import FOLLOW_UP_OUTCOMES, KEPT, NEXT_STEPS, REOPENED, UNDONE
 from outreach.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, NagItem, OutboxMessage, Rep
 
@@ -99,7 +100,13 @@ DUPLICATE_EVENTS = {KEPT: "Kept: lead {} was closed as its duplicate",
                     REOPENED: "Reopened: not a duplicate of lead {}"}
 
 
+FRONT_DESK_EVENTS = {INTAKE: "Taken in at the front desk",
+                     CALLED_AGAIN: "Called again (the front desk took it)"}
+
+
 def _event_text(event: LeadEvent, from_rep: str | None) -> str:
+    if event.outcome in FRONT_DESK_EVENTS:
+        return FRONT_DESK_EVENTS[event.outcome]
     if event.outcome == "reassigned":
         return f"Reassigned from {from_rep}" if from_rep else "Reassigned"
     if event.outcome == NEXT_STEP_OUTCOME:

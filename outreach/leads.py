@@ -21,7 +21,7 @@ from outreach.access import NotAllowed, Viewer, lead_for, leads_visible_to
 from outreach.business_hours import WorkCalendar
 from outreach.errors import OutreachError
 from outreach.followup import hand_over, resume_following_up, stop_following_up
-from outreach.models import CLOSED_STATUSES, OPEN_STATUSES, Lead, LeadEvent, Rep
+from outreach.models import CLOSED_STATUSES, FRONT_DESK, MANAGER, OPEN_STATUSES, Lead, LeadEvent, Rep
 from outreach.team_settings import TeamSettings
 
 
@@ -47,12 +47,13 @@ def active_reps(session: Session) -> list[Rep]:
 def working_reps(session: Session) -> list[Rep]:
     """Active people who call or own leads, by name: who a lead can go to, who a filter lists.
 
-    A manager with no daily calls and no leads only manages: as an owner or a filter choice
-    they would be a lead nobody calls and a column of zeros.
+    A manager with no daily calls and no leads only manages, and the front desk only answers the
+    phone: as an owner or a filter choice they would be a lead nobody calls and a column of zeros.
     """
     owns = select(Lead.id).where(Lead.owner_id == Rep.id).exists()
     return list(session.scalars(select(Rep).where(
-        Rep.active.is_(True), or_(Rep.role != "manager", Rep.daily_calls > 0, owns)).order_by(Rep.name)))
+        Rep.active.is_(True), Rep.role != FRONT_DESK,
+        or_(Rep.role != MANAGER, Rep.daily_calls > 0, owns)).order_by(Rep.name)))
 
 
 class InboundRoundRobin:
@@ -69,11 +70,13 @@ class InboundRoundRobin:
         ).all()
         self.last_assigned: dict[int, datetime] = {owner: at for owner, at in last}
 
-    def next_owner(self, now: datetime) -> Rep | None:
-        if not self.reps:
+    def next_owner(self, now: datetime, exclude: frozenset[int] = frozenset()) -> Rep | None:
+        """The next rep in turn (``exclude``: never these, e.g. the owner a lead is taken from)."""
+        reps = [r for r in self.reps if r.id not in exclude]
+        if not reps:
             return None
-        open_now = [r for r in self.reps if self.calendar.is_open(now, ZoneInfo(r.time_zone))]
-        pool: Sequence[Rep] = open_now or self.reps
+        open_now = [r for r in reps if self.calendar.is_open(now, ZoneInfo(r.time_zone))]
+        pool: Sequence[Rep] = open_now or reps
         never = datetime.min.replace(tzinfo=now.tzinfo)
         owner = min(pool, key=lambda r: (self.last_assigned.get(r.id, never), r.id))
         self.last_assigned[owner.id] = now

@@ -50,8 +50,13 @@ class Base(DeclarativeBase):
     }
 
 
+# The Reps tab's roles besides "rep". The front desk answers the phone: it takes callers in,
+# owns no leads and makes no calls.
+MANAGER, FRONT_DESK = "manager", "front desk"
+
+
 class Rep(Base):
-    """A person on the team, from the Reps tab. Managers are reps with role 'manager'."""
+    """A person on the team, from the Reps tab: role 'rep', 'manager' or 'front desk'."""
 
     __tablename__ = "reps"
 
@@ -70,7 +75,11 @@ class Rep(Base):
 
     @property
     def is_manager(self) -> bool:
-        return self.role == "manager"
+        return self.role == MANAGER
+
+    @property
+    def is_front_desk(self) -> bool:
+        return self.role == FRONT_DESK
 
 
 class Customer(Base):

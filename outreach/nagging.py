@@ -176,7 +176,8 @@ def _next_reminders(session: Session, owner: Rep, leads: list[Lead], now: dateti
         # a window on: a reminder at the opening is not followed by the 15-minute one at 08:04.
         after = max(now, lead.next_reminder_at) + team.reminder_batch_window
         try:
-            planned[lead.id] = next_reminder_at(lead.created_at, after, team, _zone(owner), calendar)
+            planned[lead.id] = next_reminder_at(lead.created_at, after, team, _zone(owner), calendar,
+                                                lead.kind)
         except Exception as exc:
             _set_aside(session, lead, exc, now)
     return planned

@@ -83,6 +83,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "SendGrid sandbox mode for staging: accepted, never delivered."),
     SettingSpec("OUTREACH_SYNC_INTERVAL", int, 60,
                 "Seconds between sheet syncs by the worker."),
+    SettingSpec("OUTREACH_INBOUND_INTERVAL", int, 10,
+                "Seconds between reads of the Inbound tab alone (one small request), so a web form's "
+                "row is a lead within seconds while the full sync stays at OUTREACH_SYNC_INTERVAL; "
+                "0 turns it off."),
     SettingSpec("OUTREACH_RUN_WORKER_IN_APP", bool, True,
                 "Run the background worker inside the Streamlit server. Set to false when "
                 "`python -m outreach worker` runs as its own process."),
@@ -157,6 +161,7 @@ class Settings:
     sendgrid_host: str
     sendgrid_sandbox: bool
     sync_interval: int
+    inbound_interval: int
     run_worker_in_app: bool
     allow_demo_auth: bool
     log_level: str
@@ -243,6 +248,8 @@ def load_settings(
         workbook = PROJECT_ROOT / workbook
     if values["OUTREACH_SYNC_INTERVAL"] < 5:
         raise ConfigError("setting OUTREACH_SYNC_INTERVAL: must be at least 5 seconds")
+    if values["OUTREACH_INBOUND_INTERVAL"] not in (0, *range(2, 3601)):
+        raise ConfigError("setting OUTREACH_INBOUND_INTERVAL: must be 0 (off) or 2 to 3600 seconds")
     return Settings(
         database_url=Secret(anchored_database_url(values["OUTREACH_DATABASE_URL"].reveal())),
         sheet=values["OUTREACH_SHEET"],
@@ -252,6 +259,7 @@ def load_settings(
         sendgrid_host=values["OUTREACH_SENDGRID_HOST"].rstrip("/"),
         sendgrid_sandbox=values["OUTREACH_SENDGRID_SANDBOX"],
         sync_interval=values["OUTREACH_SYNC_INTERVAL"],
+        inbound_interval=values["OUTREACH_INBOUND_INTERVAL"],
         run_worker_in_app=values["OUTREACH_RUN_WORKER_IN_APP"],
         allow_demo_auth=values["OUTREACH_ALLOW_DEMO_AUTH"],
         log_level=values["OUTREACH_LOG_LEVEL"].upper(),

@@ -56,6 +56,10 @@ class SheetSource(Protocol):
         """Every named tab's cells as displayed text; None for a tab that does not exist."""
         ...
 
+    def read_tab(self, title: str) -> Table | None:
+        """One tab alone, as cheaply as the source allows (the Inbound poll: one small request)."""
+        ...
+
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
         """Replace the whole content of these tabs (creating them if needed), as plain text."""
         ...
@@ -174,6 +178,9 @@ class WorkbookSource:
         if ours:
             tables.update(self._read_app_tabs(ours))
         return {title: tables[title] for title in titles}
+
+    def read_tab(self, title: str) -> Table | None:
+        return self.read_tabs([title])[title]
 
     def _read_app_tabs(self, titles: list[str]) -> dict[str, Table | None]:
         content = _bytes_or_none(self.app_path)

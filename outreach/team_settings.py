@@ -45,6 +45,16 @@ class TeamSettings:
         timedelta(minutes=60),
         timedelta(hours=4),
     )
+    # A worried customer comes first: concerns are reminded on this tighter schedule, then on the
+    # leads' schedule from its first point past this one's last.
+    concern_reminder_offsets: tuple[timedelta, ...] = (
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(minutes=30),
+        timedelta(minutes=60),
+    )
+    # A front-desk intake nobody has talked to this long may be handed to the next rep in turn.
+    front_desk_handover: timedelta = timedelta(minutes=15)
     # Reminders for one person falling due this close together go out as one e-mail (early).
     reminder_batch_window: timedelta = timedelta(minutes=5)
     cc_manager_after: timedelta = timedelta(minutes=60)
@@ -60,6 +70,13 @@ class TeamSettings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    def offsets_for(self, kind: str) -> tuple[timedelta, ...]:
+        """A lead's reminder offsets: a concern's own schedule, continued by the leads' later points."""
+        if kind != "concern":
+            return self.reminder_offsets
+        last = self.concern_reminder_offsets[-1]
+        return self.concern_reminder_offsets + tuple(o for o in self.reminder_offsets if o > last)
 
 
 def normalise_key(text: str) -> str:
@@ -265,6 +282,13 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "reminderschedule": (("reminder_offsets",), _parse_durations,
                          "Reminders after a lead arrives, before the daily ones (5m, 15m, 60m, 4h; each "
                          "at most 30d)."),
+    "concernreminderschedule": (("concern_reminder_offsets",), _parse_durations,
+                                "Reminders for a customer's concern, tighter than a lead's (5m, 15m, "
+                                "30m, 60m; then the Reminder Schedule's later points and the daily "
+                                "ones)."),
+    "frontdeskhandover": (("front_desk_handover",), _parse_duration,
+                          "Minutes without a conversation after which the front desk may hand a "
+                          "caller to the next rep in turn (15m; at most 30d)."),
     "reminderbatchwindow": (("reminder_batch_window",), _parse_batch_window,
                             "Reminders for one person due within this time of each other go out "
                             "together, as one e-mail, and a lead is reminded at most once in it "
@@ -296,6 +320,7 @@ def documented_keys() -> dict[str, str]:
         "referralcooldowndays": "Referral Cooldown Days", "dailycalls": "Daily Calls",
         "timezone": "Time Zone", "phoneregion": "Phone Region",
         "reminderschedule": "Reminder Schedule", "reminderbatchwindow": "Reminder Batch Window",
+        "concernreminderschedule": "Concern Reminder Schedule", "frontdeskhandover": "Front Desk Handover",
         "ccmanagerafter": "CC Manager After",
         "escalationbusinessdays": "Escalation Business Days", "appurl": "App URL",
         "senderemail": "Sender Email", "sendername": "Sender Name",

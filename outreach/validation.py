@@ -17,13 +17,14 @@ from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.models import FRONT_DESK
 from outreach.phones import to_e164
 from outreach.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
 from outreach.team_settings import MAX_DAILY_CALLS, TeamSettings, parse_time_zone, parse_whole_number
 
 _YES = {"yes", "y", "true", "x", "1", "✓", "✔"}
 _NO = {"no", "n", "false", "0", ""}
-ROLES = ("rep", "manager")
+ROLES = ("rep", "manager", FRONT_DESK)
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,17 @@ def parse_sheet_date(raw: str, region: str) -> date:
     raise ValueError("is not a date (use YYYY-MM-DD)")
 
 
+def _role(check: RowCheck, raw: str) -> str:
+    """rep, manager or front desk ("Front-desk", "front_desk" too); anything else is a rep, named."""
+    role = " ".join(raw.lower().replace("-", " ").replace("_", " ").split()) or "rep"
+    if role == "frontdesk":
+        role = FRONT_DESK
+    if role not in ROLES:
+        check.warn("Role", raw, "expected rep, manager or front desk; treated as rep")
+        return "rep"
+    return role
+
+
 def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRecord], list[RowProblem]]:
     problems: list[RowProblem] = []
     records: list[RepRecord] = []
@@ -170,10 +182,9 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
         if active is None:
             check.warn("Active", row.get("active"), "expected yes or no; treated as yes")
             active = True
-        role = (row.get("role") or "rep").lower()
-        if role not in ROLES:
-            check.warn("Role", row.get("role"), "expected rep or manager; treated as rep")
-            role = "rep"
+        role = _role(check, row.get("role"))
+        if role == FRONT_DESK:
+            daily_calls = 0  # the front desk answers the phone; it is given no referral calls
         manager = optional_email(check, row.get("manager"), "Manager")
         if check.bad or email is None:
             continue

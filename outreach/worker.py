@@ -37,6 +37,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from outreach import clock, lease
 from outreach.call_list import enqueue_due_call_lists
 from outreach.db import database_reason
+from outreach.inbound_poll import InboundPoll
 from outreach.models import SyncRun
 from outreach.nagging import NagGate, due_owners, remind, send_due_escalations
 from outreach.outbox import deliver_due
@@ -88,6 +89,15 @@ def sync_if_due(runtime: Runtime, now: datetime) -> int:
     if not result.ok and not result.busy:  # busy: another process is syncing, nothing failed
         log.warning("sync from %s failed: %s", result.source, result.error)
     return 1 if result.ok else 0
+
+
+def inbound_job(poll: InboundPoll) -> Callable[[Runtime, datetime], int]:
+    """Read the Inbound tab alone and send the new leads' alerts at once (not at the next mail tick)."""
+    def poll_inbound(runtime: Runtime, now: datetime) -> int:
+        keys = poll(runtime.db, runtime.source(), now)
+        deliver_now(runtime, keys)
+        return len(keys)
+    return poll_inbound
 
 
 def plan_the_day(runtime: Runtime, now: datetime) -> int:
@@ -155,7 +165,10 @@ def default_jobs(runtime: Runtime) -> list[Job]:
     # plan, nag, then send everything that produced in the same run.
     # The sync check is one cheap query: ticking every 5 s keeps syncs sync_interval apart,
     # start to start, so an Inbound row waits at most about that long (plus the sync itself).
+    # The Inbound tab alone, more often: a web form's row is a lead within seconds, not a minute.
+    inbound = runtime.settings.inbound_interval
     return [Job("sync", 5, sync_if_due),
+            *([Job("inbound", inbound, inbound_job(InboundPoll()))] if inbound else []),
             Job("plans", 15, plan_the_day),
             Job("nag", 15, nag, stoppable=True),
             Job("mail", 5, deliver_mail, needs_lease=False, stoppable=True)]

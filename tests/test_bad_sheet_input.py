@@ -78,7 +78,7 @@ def test_a_bad_role_or_active_cell_falls_back_to_the_default(sheet: ManagerSheet
     result = sync(sheet, database)
     cells = problems_by_cell(result)
     assert cells[("Reps", 4, "Active")].reason == "expected yes or no; treated as yes"
-    assert cells[("Reps", 4, "Role")].reason == "expected rep or manager; treated as rep"
+    assert cells[("Reps", 4, "Role")].reason == "expected rep, manager or front desk; treated as rep"
     bob = reps(database)["bob@example.com"]
     assert (bob.active, bob.role) == (True, "rep")  # never a manager by accident
 

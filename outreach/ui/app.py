@@ -37,16 +37,21 @@ HEALTH_PAGES = ("Team", "Data status")
 
 
 def pages_for(viewer: Viewer) -> list[st.Page]:
-    """Reps see their day, their leads and their e-mails; managers also see the team and the data."""
+    """Reps see their day, their leads and their e-mails; managers also see the team, the data and the
+    front desk; the front desk sees its page and its own e-mails."""
+    desk = st.Page(PAGES / "front_desk.py", title="Front desk", icon=":material/support_agent:",
+                   default=viewer.is_front_desk)
+    outbox = st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:")
+    if viewer.is_front_desk:
+        return [desk, outbox]
     pages = [st.Page(PAGES / "today.py", title="Today", icon=":material/call:", default=True),
              # Every lead and what became of it: a rep's own, a manager's everyone's.
              st.Page(PAGES / "leads.py", title="Leads", icon=":material/contacts:")]
     if viewer.is_manager:
-        pages.append(st.Page(PAGES / "team.py", title="Team", icon=":material/monitoring:"))
-    pages.append(st.Page(PAGES / "outbox.py", title="Outbox", icon=":material/outbox:"))
+        pages += [st.Page(PAGES / "team.py", title="Team", icon=":material/monitoring:"), desk]
+    pages.append(outbox)
     if viewer.is_manager:
-        pages.append(st.Page(PAGES / "data_status.py", title="Data status",
-                             icon=":material/table_view:"))
+        pages.append(st.Page(PAGES / "data_status.py", title="Data status", icon=":material/table_view:"))
     return pages
 
 

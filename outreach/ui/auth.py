@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 from sqlalchemy import select
 
+from outreach import access
 from outreach.access import Viewer, viewer_for_email
 from outreach.models import Rep
 from outreach.ui.context import get_runtime
@@ -63,8 +64,12 @@ def current_viewer() -> Viewer:
 
 def require_manager(viewer: Viewer) -> None:
     """Stop a manager-only page for anyone else (its report and the manager actions check again)."""
-    if not viewer.is_manager:
-        st.error("This page is for managers. Your calls and leads are on the Today page.")
+    try:
+        access.require_manager(viewer, "this page")
+    except access.NotAllowed:
+        home = "Callers go on the Front desk page." if viewer.is_front_desk else \
+            "Your calls and leads are on the Today page."
+        st.error(f"This page is for managers. {home}")
         st.stop()
 
 

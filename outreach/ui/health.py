@@ -15,6 +15,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from outreach import job_problems, lease
+from outreach.access import Viewer, require_manager
 from outreach.humanize import ago
 from outreach.models import JobProblem, OutboxMessage
 from outreach.outbox import recent_messages
@@ -34,7 +35,9 @@ class Health:
         return scheduler_alive(self.heartbeat[1] if self.heartbeat else None, now)
 
 
-def read_health(session: Session, now: datetime, failures: int = 20) -> Health:
+def read_health(session: Session, viewer: Viewer, now: datetime, failures: int = 20) -> Health:
+    """The sheet's, the worker's and the mail's state: a manager's to see (it names customers)."""
+    require_manager(viewer, "the sheet's and the worker's state")
     return Health(sync=sync_status(session, now), heartbeat=lease.last_heartbeat(session, LEASE_NAME),
                   mail_failures=recent_messages(session, limit=failures, statuses=["failed"]),
                   set_aside=job_problems.recent(session, now))

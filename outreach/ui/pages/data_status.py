@@ -48,7 +48,7 @@ def render() -> None:
     sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
-        health = read_health(session, now)
+        health = read_health(session, viewer, now)
     health_summary(health, now)
     sheet_details(health.sync, now)
     set_aside_table(health, ZoneInfo(viewer.time_zone))

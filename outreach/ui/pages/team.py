@@ -232,7 +232,7 @@ def render() -> None:
     with runtime.db.session() as session:
         team = team_settings(session)
         reps = working_reps(session)
-        health = read_health(session, now)
+        health = read_health(session, viewer, now)
     st.title("Team")
     flash()
     linked_lead(viewer, reps, team)

@@ -1,0 +1,429 @@
+"""The front desk: a live person answers, and the caller is someone's lead within seconds.
+
+The person answering the phone types who called; saving decides what the call is, here and not
+in the page (the page's lookup is a preview, the save looks again):
+
+- someone with a live lead already (not won, lost, not a fit or a duplicate): no second lead.
+  The owner hears "<name> called again" at once, and the lead's history shows the call;
+- an existing customer (same phone in E.164, or same e-mail): a **concern** for the customer's
+  owner, alerted at once with their manager copied, reminded on ``Concern Reminder Schedule``;
+- anyone else: a new inbound lead for the rep the caller asked for, else the next rep in turn.
+
+Each save is one transaction keyed by the form's token (a LeadEvent's ``client_token``), so a
+double click or a resubmitted form makes one lead. A caller is never lost: a number that cannot
+be dialled is kept as typed, flagged "check the number", when there is also an e-mail or any
+digits to go on.
+
+The front desk sees the state of the callers it took in today (never the leads' histories), and
+may hand an inbound caller nobody has talked to after ``Front Desk Handover`` to the next rep.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import false, func, or_, select
+from sqlalchemy.orm import Session
+
+from outreach.access import NotAllowed, Viewer
+from outreach.business_hours import WorkCalendar
+from outreach.calls import FormErrors
+from outreach.followup import alert_key, hand_over, start_following_up
+from outreach.lead_emails import called_again_email, lead_facts
+from outreach.leads import InboundRoundRobin, working_reps
+from outreach.models import Customer, Lead, LeadEvent, Rep
+from outreach.outbox import enqueue
+from outreach.phones import to_e164
+from outreach.team_settings import TeamSettings
+from outreach.validation import normalise_email
+
+INTAKE, CALLED_AGAIN = "intake", "called_again"  # the LeadEvent outcomes the front desk writes
+LIVE_STATUSES = ("new", "attempted", "connected", "appointment")  # a caller with one of these: no new lead
+FIELD_LIMITS = {"first_name": 200, "last_name": 200, "email": 320, "phone": 200, "heard_about": 300,
+                "reason": 5000}
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    """The front-desk form as typed."""
+
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    email: str = ""
+    heard_about: str = ""
+    reason: str = ""
+    asked_for_id: int | None = None
+    client_token: str = ""
+    as_concern: bool = True  # when the caller is a customer: a concern (else a new enquiry)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the number or address belongs to, as much as the front desk needs to know."""
+
+    kind: str  # "lead", "customer" or "new"
+    name: str = ""
+    owner_first_name: str = ""
+    detail: str = ""  # "customer since 2021 · Acme" / "lead since 2 Dec · 2 attempts"
+    customer_id: int | None = None
+    lead_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a save did, for the page to say and to send at once."""
+
+    lead_id: int
+    kind: str  # "new", "concern" or "called_again"
+    owner_first_name: str
+    callback_by: datetime | None  # the owner's first reminder: when the caller can expect the call
+    alert_keys: tuple[str, ...]
+    repeated: bool = False  # the same form saved before (a double click): nothing new was made
+
+
+def _require_desk(viewer: Viewer) -> None:
+    if not (viewer.is_front_desk or viewer.is_manager):
+        raise NotAllowed("only the front desk and managers take callers in")
+
+
+def _first_name(rep: Rep) -> str:
+    return (rep.name.split() or [rep.name])[0]
+
+
+# -- who is calling ----------------------------------------------------------------------------
+
+def _phone_of(text: str, team: TeamSettings) -> str | None:
+    try:
+        return to_e164(text, team.phone_region) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def _email_of(text: str) -> str | None:
+    try:
+        return normalise_email(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+def _matching(column_phone, column_email, phone: str | None, email: str | None):  # type: ignore[no-untyped-def]
+    conditions = [column_phone == phone] if phone else []
+    if email:
+        conditions.append(column_email == email)
+    return or_(*conditions) if conditions else false()
+
+
+def _live_lead(session: Session, phone: str | None, email: str | None) -> Lead | None:
+    return session.scalar(select(Lead).where(Lead.status.in_(LIVE_STATUSES),
+                                             _matching(Lead.phone, Lead.email, phone, email))
+                          .order_by(Lead.created_at.desc(), Lead.id.desc()).limit(1))
+
+
+def _customer(session: Session, phone: str | None, email: str | None) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.active.is_(True),
+                                                 _matching(Customer.phone, Customer.email, phone, email))
+                          .order_by(Customer.id).limit(1))
+
+
+def _tries(lead: Lead) -> str:
+    if not lead.attempts:
+        return "not called yet"
+    return f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}"
+
+
+def look_up_caller(session: Session, viewer: Viewer, phone: str, email: str, team: TeamSettings) -> Caller:
+    """Who this caller is, from what is typed so far (a live lead first, then a customer)."""
+    _require_desk(viewer)
+    number, address = _phone_of(phone, team), _email_of(email)
+    lead = _live_lead(session, number, address)
+    if lead is not None:
+        owner = session.get(Rep, lead.owner_id)
+        since = lead.created_at.astimezone(ZoneInfo(viewer.time_zone))
+        return Caller("lead", lead.full_name, _first_name(owner) if owner else "",
+                      f"{lead.kind} lead since {since:%a %d %b} · {_tries(lead)}", lead_id=lead.id)
+    customer = _customer(session, number, address)
+    if customer is not None:
+        owner = (session.scalar(select(Rep).where(Rep.email == customer.owner_email))
+                 if customer.owner_email else None)
+        since = f"customer since {customer.customer_since:%Y}" if customer.customer_since else "customer"
+        return Caller("customer", customer.full_name, _first_name(owner) if owner else "",
+                      " · ".join(x for x in (since, customer.company) if x), customer_id=customer.id)
+    return Caller("new")
+
+
+# -- saving ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Checked:
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_as_typed: str
+    email: str | None
+    asked_for: Rep | None
+
+
+def check_intake(session: Session, data: IntakeInput, team: TeamSettings) -> _Checked:
+    """The form's fields, or FormErrors naming each bad one (by field name) in words for the desk."""
+    errors: dict[str, str] = {}
+    for name, limit in FIELD_LIMITS.items():
+        if len(getattr(data, name).strip()) > limit:
+            errors[name] = f"at most {limit} characters"
+    first, last = data.first_name.strip(), data.last_name.strip()
+    if not (first or last):
+        errors["first_name"] = "ask for the caller's name: the rep needs to know whom they call back"
+    email = None
+    if data.email.strip():
+        email = _email_of(data.email)
+        if email is None:
+            errors["email"] = (f"{data.email.strip()!r} is not an e-mail address: check it with the "
+                               "caller, or leave it empty")
+    phone, as_typed = _checked_phone(data, email, team, errors)
+    asked_for = _asked_for(session, data.asked_for_id, errors)
+    if errors:
+        raise FormErrors(errors)
+    return _Checked(first or last, last if first else "", phone, as_typed, email, asked_for)
+
+
+def _checked_phone(data: IntakeInput, email: str | None, team: TeamSettings,
+                   errors: dict[str, str]) -> tuple[str | None, str]:
+    """The dialable number, or what was typed to keep (flagged) when there is something to go on."""
+    typed = data.phone.strip()
+    if not typed:
+        if not data.email.strip():
+            errors["phone"] = "a phone number or an e-mail is needed, so the rep can call back"
+        return None, ""
+    phone = _phone_of(typed, team)
+    if phone is not None:
+        return phone, ""
+    if email is None and not any(c.isdigit() for c in typed):
+        errors["phone"] = f"{typed!r} has no digits: ask for the number again (or an e-mail)"
+    return None, typed  # saved as typed: the rep sees "check the number"
+
+
+def _asked_for(session: Session, rep_id: int | None, errors: dict[str, str]) -> Rep | None:
+    if rep_id is None:
+        return None
+    rep = next((r for r in working_reps(session) if r.id == rep_id), None)
+    if rep is None:
+        errors["asked_for"] = "that person does not take calls any more: choose someone else, or nobody"
+    return rep
+
+
+def save_intake(session: Session, viewer: Viewer, data: IntakeInput, team: TeamSettings,
+                now: datetime) -> Intake:
+    """Turn the call into a lead, a concern or a "called again", with the owner's e-mail queued."""
+    _require_desk(viewer)
+    if data.client_token:
+        repeated = _saved_before(session, data.client_token)
+        if repeated is not None:
+            return repeated
+    checked = check_intake(session, data, team)
+    desk = session.get(Rep, viewer.rep_id)
+    assert desk is not None
+    lead = _live_lead(session, checked.phone, checked.email)
+    if lead is not None:
+        return _called_again(session, desk, lead, data, team, now)
+    customer = _customer(session, checked.phone, checked.email)
+    if customer is not None and data.as_concern:
+        return _concern(session, desk, customer, checked, data, team, now)
+    return _new_lead(session, desk, checked, data, team, now)
+
+
+def _saved_before(session: Session, token: str) -> Intake | None:
+    event = session.scalar(select(LeadEvent).where(LeadEvent.client_token == token))
+    if event is None:
+        return None
+    lead = session.get(Lead, event.lead_id)
+    owner = session.get(Rep, lead.owner_id) if lead else None
+    assert lead is not None and owner is not None
+    kind = "called_again" if event.outcome == CALLED_AGAIN else _kind(lead)
+    return Intake(lead.id, kind, _first_name(owner), lead.next_reminder_at, (), repeated=True)
+
+
+def _kind(lead: Lead) -> str:
+    return "concern" if lead.kind == "concern" else "new"
+
+
+def _event(desk: Rep, lead: Lead, outcome: str, data: IntakeInput, now: datetime) -> LeadEvent:
+    return LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome=outcome, note=data.reason.strip(),
+                     created_at=now, client_token=data.client_token or None)
+
+
+def _called_again(session: Session, desk: Rep, lead: Lead, data: IntakeInput, team: TeamSettings,
+                  now: datetime) -> Intake:
+    owner = session.get(Rep, lead.owner_id)
+    assert owner is not None
+    event = _event(desk, lead, CALLED_AGAIN, data, now)
+    session.add(event)
+    session.flush()
+    key = f"called-again:{lead.id}:{event.id}"
+    enqueue(session, called_again_email(lead, owner, desk.name, data.reason.strip(),
+                                        lead_facts(session, [lead]), team, now, key), now)
+    return Intake(lead.id, "called_again", _first_name(owner), lead.next_reminder_at or now, (key,))
+
+
+def _active_rep(session: Session, email: str | None) -> Rep | None:
+    return session.scalar(select(Rep).where(Rep.email == email, Rep.active.is_(True))) if email else None
+
+
+def _concern(session: Session, desk: Rep, customer: Customer, checked: _Checked, data: IntakeInput,
+             team: TeamSettings, now: datetime) -> Intake:
+    owner = (_active_rep(session, customer.owner_email) or checked.asked_for
+             or _next_in_turn(session, team, now))
+    lead = Lead(kind="concern", status="new", owner_id=owner.id, first_name=customer.first_name,
+                last_name=customer.last_name, phone=customer.phone or checked.phone,
+                email=customer.email or checked.email, need=data.reason.strip(),
+                heard_about=data.heard_about.strip(), referring_customer_id=customer.id, created_at=now)
+    manager = _active_rep(session, owner.manager_email)
+    cc = (manager.email,) if manager is not None and manager.id != owner.id else ()
+    return _opened(session, desk, lead, owner, data, team, now, cc)
+
+
+def _new_lead(session: Session, desk: Rep, checked: _Checked, data: IntakeInput, team: TeamSettings,
+              now: datetime) -> Intake:
+    owner = checked.asked_for or _next_in_turn(session, team, now)
+    lead = Lead(kind="inbound", status="new", owner_id=owner.id, first_name=checked.first_name,
+                last_name=checked.last_name, phone=checked.phone, phone_as_typed=checked.phone_as_typed,
+                email=checked.email, need=data.reason.strip(), heard_about=data.heard_about.strip(),
+                created_at=now)
+    return _opened(session, desk, lead, owner, data, team, now)
+
+
+def _next_in_turn(session: Session, team: TeamSettings, now: datetime) -> Rep:
+    owner = InboundRoundRobin(session, WorkCalendar(team)).next_owner(now)
+    if owner is None:
+        raise FormErrors({"form": "nobody on the Reps tab takes calls: add a rep before taking callers in"})
+    return owner
+
+
+def _opened(session: Session, desk: Rep, lead: Lead, owner: Rep, data: IntakeInput, team: TeamSettings,
+            now: datetime, cc: tuple[str, ...] = ()) -> Intake:
+    session.add(lead)
+    session.flush()
+    session.add(_event(desk, lead, INTAKE, data, now))
+    start_following_up(session, lead, team, now, cc=cc, taken_by=desk.name)
+    return Intake(lead.id, _kind(lead), _first_name(owner),
+                  lead.next_reminder_at, (alert_key(lead),))
+
+
+def what_to_say(intake: Intake, now: datetime, zone: ZoneInfo) -> str:
+    """The sentence for the caller: who calls back, and when (the owner's first reminder)."""
+    who = intake.owner_first_name or "Someone"
+    wait = (intake.callback_by - now) if intake.callback_by else None
+    if wait is None or wait <= timedelta(minutes=1):
+        return f"{who} will call you back in a minute."
+    if wait <= timedelta(hours=1):
+        return f"{who} will call you back within {max(1, round(wait.total_seconds() / 60))} minutes."
+    local = intake.callback_by.astimezone(zone) if intake.callback_by else now
+    day = "today" if local.date() == now.astimezone(zone).date() else f"{local:%A}"
+    return f"{who} will call you back {day} by {local:%H:%M}."
+
+
+# -- today's intakes ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IntakeRow:
+    """One caller the desk took in today, as the desk may see it."""
+
+    lead_id: int
+    at: datetime
+    name: str
+    what: str  # "New lead", "Concern", "Called again"
+    owner: str
+    state: str  # "waiting 12 min", "reached", "2 attempts, waiting 40 min", "handed on, waiting 20 min"
+    may_hand_over: bool
+
+
+def todays_intakes(session: Session, viewer: Viewer, now: datetime, team: TeamSettings) -> list[IntakeRow]:
+    """The callers this desk took in since midnight in its own zone (a manager: everyone's), newest first."""
+    _require_desk(viewer)
+    zone = ZoneInfo(viewer.time_zone)
+    midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time(), zone)
+    query = (select(LeadEvent, Lead, Rep.name).join(Lead, Lead.id == LeadEvent.lead_id)
+             .join(Rep, Rep.id == Lead.owner_id)
+             .where(LeadEvent.outcome.in_((INTAKE, CALLED_AGAIN)), LeadEvent.created_at >= midnight)
+             .order_by(LeadEvent.created_at.desc(), LeadEvent.id.desc()))
+    if not viewer.is_manager:
+        query = query.where(LeadEvent.rep_id == viewer.rep_id)
+    found = list(session.execute(query))
+    handed = _last_handovers(session, [lead.id for _, lead, _ in found])
+    rows = []
+    for event, lead, owner in found:
+        what = "Called again" if event.outcome == CALLED_AGAIN else (
+            "Concern" if lead.kind == "concern" else "New lead")
+        since = handed.get(lead.id, lead.created_at)
+        rows.append(IntakeRow(lead.id, event.created_at, lead.full_name, what, owner,
+                              _state(lead, now, lead.id in handed), _may_hand_over(lead, since, now, team)))
+    return rows
+
+
+def _last_handovers(session: Session, lead_ids: list[int]) -> dict[int, datetime]:
+    """When each lead was last given to a new owner: the handover clock starts again there."""
+    if not lead_ids:
+        return {}
+    return dict(session.execute(select(LeadEvent.lead_id, func.max(LeadEvent.created_at))
+                                .where(LeadEvent.lead_id.in_(lead_ids), LeadEvent.outcome == "reassigned")
+                                .group_by(LeadEvent.lead_id)).all())
+
+
+def _state(lead: Lead, now: datetime, handed_on: bool) -> str:
+    if not lead.is_open:
+        return "reached" if lead.first_contact_at else lead.status.replace("_", " ")
+    waited = f"waiting {max(0, int((now - lead.created_at).total_seconds() // 60))} min"
+    if lead.attempts:
+        waited = f"{_tries(lead)}, {waited}"
+    return f"handed on, {waited}" if handed_on else waited
+
+
+def _may_hand_over(lead: Lead, since: datetime, now: datetime, team: TeamSettings) -> bool:
+    """An inbound caller nobody has talked to since it arrived (or was last handed on) for that long."""
+    return lead.kind == "inbound" and lead.is_open and now - since >= team.front_desk_handover
+
+
+def hand_to_next(session: Session, viewer: Viewer, lead_id: int, team: TeamSettings, now: datetime) -> Rep:
+    """Give an intake nobody has talked to in ``Front Desk Handover`` to the next rep in turn.
+
+    The desk may only move the callers it took in itself; the new owner gets the handover alert
+    and the first owner is told it left them. Returns the new owner.
+    """
+    _require_desk(viewer)
+    lead = _intake_lead(session, viewer, lead_id)
+    minutes = int(team.front_desk_handover.total_seconds() // 60)
+    if lead.kind != "inbound":
+        raise NotAllowed("only a new caller can be handed on; a concern stays with the customer's owner")
+    if not lead.is_open:
+        raise FormErrors({"form": f"{lead.full_name} has been reached already: nothing to hand on"})
+    since = _last_handovers(session, [lead.id]).get(lead.id, lead.created_at)
+    if not _may_hand_over(lead, since, now, team):
+        raise FormErrors({"form": f"give the owner {minutes} minutes to call back before handing it on"})
+    previous = session.get(Rep, lead.owner_id)
+    desk = session.get(Rep, viewer.rep_id)
+    assert previous is not None and desk is not None
+    owner = InboundRoundRobin(session, WorkCalendar(team)).next_owner(now, exclude=frozenset({previous.id}))
+    if owner is None:
+        raise FormErrors({"form": "there is nobody else to hand it to"})
+    lead.owner_id = owner.id
+    session.add(LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome="reassigned", from_rep_id=previous.id,
+                          note=f"handed on by the front desk: no call-back in {minutes} minutes",
+                          created_at=now))
+    session.flush()  # the alert's key counts this reassignment
+    hand_over(session, lead, previous, desk, team, now)
+    return owner
+
+
+def _intake_lead(session: Session, viewer: Viewer, lead_id: int) -> Lead:
+    """The lead, if this desk took it in (a manager: any intake); the same answer otherwise."""
+    query = select(Lead).join(LeadEvent, LeadEvent.lead_id == Lead.id).where(
+        Lead.id == lead_id, LeadEvent.outcome == INTAKE)
+    if not viewer.is_manager:
+        query = query.where(LeadEvent.rep_id == viewer.rep_id)
+    if session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(of=Lead)
+    lead = session.scalar(query.limit(1))
+    if lead is None:
+        raise NotAllowed(f"lead {lead_id} is not a caller you took in")
+    return lead
