@@ -32,6 +32,7 @@ from outreach.phones import display
 from outreach.planner import todays_plan
 from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
+from outreach.thanks import open_thank_yous
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,9 @@ def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
         day_label=day.strftime("%A %d %B").replace(" 0", " "),
         items=[_customer_item(c, team, ZoneInfo(rep.time_zone)) for c in open_items], script=script,
         leads=leads, appointments=_appointment_items(session, rep, team, now),
+        thanks=[{"text": item.text, "phone": item.phone,
+                 "phone_display": display(item.phone, team.phone_region)}
+                for item in open_thank_yous(session, Viewer.of(rep), rep.id)],
         overdue_count=sum(1 for lead in leads if lead["overdue"]), app_url=team.app_url,
         team_name=team.sender_name,
     )

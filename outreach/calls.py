@@ -24,6 +24,7 @@ from outreach.models import Call, Customer, Lead, PlannedCall, Rep
 from outreach.phones import to_e164
 from outreach.planner import replace_planned_call
 from outreach.team_settings import TeamSettings
+from outreach.thanks import done_by_call
 from outreach.validation import normalise_email
 
 OUTCOMES = {
@@ -118,6 +119,7 @@ def log_call(session: Session, viewer: Viewer, data: CallInput, team: TeamSettin
         raise FormErrors({"form": "this call was just saved (a second click); nothing was doubled"}) \
             from None
     saved = CallSaved(call.id)
+    done_by_call(session, customer.id, planned.rep_id, now)  # any call with them thanks them too
     saved.replacement_id = _apply_outcome(session, planned, customer, data.outcome, team, now)
     rep = session.get(Rep, planned.rep_id)
     for referral in referrals:

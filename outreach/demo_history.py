@@ -26,7 +26,7 @@ from outreach.business_hours import WorkCalendar
 from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
 from outreach.demo_data import FRONT_DESK, MANAGER, REPS
 from outreach.leads import log_followup
-from outreach.models import Call, Lead, OutboxMessage, Rep
+from outreach.models import Call, Lead, OutboxMessage, Rep, ThankYou
 from outreach.planner import plan_day, todays_plan
 from outreach.team_settings import TeamSettings
 
@@ -40,6 +40,7 @@ REFERRALS_PER_CONVERSATION = ((0, 0.45), (1, 0.35), (2, 0.2))
 FIRST_TRY_MINUTES = ((2, 0.25), (4, 0.15), (12, 0.2), (45, 0.15), (240, 0.1), (None, 0.15))
 NEXT_STEPS = (("", 0.5), ("appointment", 0.25), ("won", 0.1), ("lost", 0.1), ("not_a_fit", 0.05))
 # Area codes the demo's customers do not use, in the 555-01xx range kept for fiction.
+THANKED_BY = timedelta(days=2)  # the demo's reps say their thank-yous within two days
 REFERRAL_AREAS = ("201", "303", "503", "602", "702", "808", "919")
 
 
@@ -107,6 +108,10 @@ def play_history(session: Session, now: datetime, team: TeamSettings) -> dict[st
     # Only the history's own: an alert the sync just queued for a real inbound lead stays due.
     session.execute(update(OutboxMessage).where(OutboxMessage.id > before)
                     .values(status="sent", sent_at=OutboxMessage.created_at, transport="outbox"))
+    # The reps said their thank-yous, but for the last two days': those show what Today asks of them.
+    for thanks in session.scalars(select(ThankYou).where(ThankYou.done_at.is_(None),
+                                                         ThankYou.created_at < now - THANKED_BY)):
+        thanks.done_at, thanks.done_note = thanks.created_at + THANKED_BY, "thanked (demo history)"
     return {"calls": session.scalar(select(func.count()).select_from(Call)) or 0,
             "leads": session.scalar(select(func.count()).select_from(Lead)) or 0}
 

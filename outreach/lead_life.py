@@ -24,6 +24,7 @@ from outreach.followup import stop_following_up
 from outreach.front_desk import CALLED_AGAIN, INTAKE
 from outreach.leads import FOLLOW_UP_OUTCOMES, KEPT, NEXT_STEPS, REOPENED, UNDONE
 from outreach.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, NagItem, OutboxMessage, Rep
+from outreach.thanks import note_milestone
 
 # The Leads page's filters. "Open" is everything without an outcome yet, Connected included:
 # a lead someone talked to but did not book is exactly what gets forgotten.
@@ -213,6 +214,7 @@ def log_next_step(session: Session, viewer: Viewer, lead_id: int, step: str, now
                           next_step=step, note=event_note,
                           appointment_at=appointment_at if step == "appointment" else None,
                           created_at=now, client_token=client_token))
+    note_milestone(session, lead, now)
     return lead
 
 

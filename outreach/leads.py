@@ -23,6 +23,7 @@ from outreach.errors import OutreachError
 from outreach.followup import hand_over, resume_following_up, stop_following_up
 from outreach.models import CLOSED_STATUSES, FRONT_DESK, MANAGER, OPEN_STATUSES, Lead, LeadEvent, Rep
 from outreach.team_settings import TeamSettings
+from outreach.thanks import note_milestone
 
 
 def overdue_cutoff(now: datetime, team: TeamSettings) -> datetime:
@@ -123,6 +124,8 @@ def log_followup(session: Session, viewer: Viewer, lead_id: int, outcome: str, n
             lead.status = "attempted"
     session.add(LeadEvent(lead_id=lead.id, rep_id=viewer.rep_id, outcome=outcome, next_step=next_step,
                           note=note.strip(), created_at=now, client_token=client_token))
+    if outcome == "connected":
+        note_milestone(session, lead, now)
     return lead
 
 

@@ -37,6 +37,7 @@ from sendgrid.helpers.mail import (
     Mail,
     MailSettings,
     Personalization,
+    ReplyTo,
     SandBoxMode,
     To,
 )
@@ -159,8 +160,10 @@ class SendGridTransport:
         self._paused_until: datetime | None = None
 
     def build(self, message: OutboxMessage, sender: Sender) -> Mail:
-        mail = Mail(from_email=From(sender.email, sender.name), subject=message.subject,
+        mail = Mail(from_email=From(sender.email, message.from_name or sender.name), subject=message.subject,
                     plain_text_content=message.text, html_content=message.html)
+        if message.reply_to_email:
+            mail.reply_to = ReplyTo(message.reply_to_email, message.reply_to_name or None)
         personalization = Personalization()
         personalization.add_to(To(message.to_email, message.to_name or None))
         # SendGrid rejects an address that appears twice in one personalization.

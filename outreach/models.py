@@ -111,7 +111,9 @@ class Customer(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_customers_active_owner", "active", "owner_email"),)
+    __table_args__ = (Index("ix_customers_active_owner", "active", "owner_email"),
+                      # The front desk looks a caller up by number or address while they are on the line.
+                      Index("ix_customers_phone", "phone"), Index("ix_customers_email", "email"))
 
     @property
     def full_name(self) -> str:
@@ -247,7 +249,8 @@ class Lead(Base):
 
     __table_args__ = (Index("ix_leads_owner_status", "owner_id", "status"),
                       Index("ix_leads_next_reminder", "next_reminder_at"),
-                      Index("ix_leads_created", "created_at"))
+                      Index("ix_leads_created", "created_at"),
+                      Index("ix_leads_phone", "phone"), Index("ix_leads_email", "email"))
 
     @property
     def full_name(self) -> str:
@@ -303,6 +306,10 @@ class OutboxMessage(Base):
     html: Mapped[str] = mapped_column(Text)
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id"))
     lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id"))
+    # A customer's thank-you comes from their rep: the rep's name on Sender Email, replies to the rep.
+    from_name: Mapped[str | None] = mapped_column(String(200))
+    reply_to_email: Mapped[str | None] = mapped_column(String(320))
+    reply_to_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     # pending -> sending (claimed) -> sent | failed; a lapsed claim is pending again.
     status: Mapped[str] = mapped_column(String(10), default="pending")
@@ -365,3 +372,23 @@ class PlannedCall(Base):
         UniqueConstraint("plan_date", "customer_id", name="uq_planned_calls_day_customer"),
         Index("ix_planned_calls_rep_day", "rep_id", "plan_date"),
     )
+
+
+class ThankYou(Base):
+    """A thank-you owed to the customer whose referral reached a milestone (outreach.thanks)."""
+
+    __tablename__ = "thank_yous"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    rep_id: Mapped[int] = mapped_column(ForeignKey("reps.id"))  # who says it
+    milestone: Mapped[str] = mapped_column(String(20))  # reached, appointment, won
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]  # None: still on the rep's Today
+    done_by_id: Mapped[int | None] = mapped_column(ForeignKey("reps.id", name="fk_thank_yous_done_by"))
+    done_note: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (UniqueConstraint("lead_id", "milestone", name="uq_thank_yous_lead_milestone"),
+                      Index("ix_thank_yous_rep_open", "rep_id", "done_at"),
+                      Index("ix_thank_yous_customer", "customer_id"))

@@ -78,6 +78,8 @@ class Email:
     cc: tuple[str, ...] = ()
     rep_id: int | None = None
     lead_id: int | None = None
+    reply_to: tuple[str, str] | None = None  # (address, name): replies go to a person, not Sender Email
+    from_name: str | None = None  # shown on Sender Email instead of Sender Name
 
 
 def enqueue(session: Session, email: Email, now: datetime) -> bool:
@@ -92,7 +94,10 @@ def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> in
     table = OutboxMessage.__table__
     rows = [{"key": e.key, "kind": e.kind, "to_email": e.to_email, "to_name": e.to_name, "cc": list(e.cc),
              "subject": e.subject, "text": e.text, "html": e.html, "rep_id": e.rep_id,
-             "lead_id": e.lead_id, "created_at": now, "status": "pending", "attempts": 0,
+             "lead_id": e.lead_id, "from_name": e.from_name,
+             "reply_to_email": e.reply_to[0] if e.reply_to else None,
+             "reply_to_name": e.reply_to[1] if e.reply_to else None,
+             "created_at": now, "status": "pending", "attempts": 0,
              "next_attempt_at": now} for e in emails]
     # executemany: SQLAlchemy batches the rows into multi-row INSERTs with a cached statement.
     added = session.execute(insert_new(session, table, ["key"]).returning(table.c.id), rows)

@@ -52,13 +52,18 @@ class Person:
     name: str
 
 
-def _refusal(node: nodes.Node) -> str | None:
+# The thank-you e-mail's words: the same rules, with the friend referred and the milestone reached.
+THANK_YOU_NAMES = {**PEOPLE, "friend": frozenset({"first_name", "name"}), "milestone": frozenset()}
+
+
+def _refusal(node: nodes.Node, names: dict[str, frozenset[str]] = PEOPLE) -> str | None:
     """Why this node may not be in a script, or None if it may."""
-    if isinstance(node, nodes.Name) and node.name not in PEOPLE:
-        return f"only customer and rep can be used, not {node.name!r}"
+    listed = " and ".join(names)
+    if isinstance(node, nodes.Name) and node.name not in names:
+        return f"only {listed} can be used, not {node.name!r}"
     if isinstance(node, nodes.Getattr) and not (
-            isinstance(node.node, nodes.Name) and node.attr in PEOPLE.get(node.node.name, ())):
-        return f"only first_name and name of customer and rep can be used, not {node.attr!r}"
+            isinstance(node.node, nodes.Name) and node.attr in names.get(node.node.name, ())):
+        return f"only first_name and name of {listed} can be used, not {node.attr!r}"
     if isinstance(node, nodes.Filter) and node.name not in FILTERS:
         return f"the filter {node.name!r} is not allowed (use {', '.join(sorted(FILTERS))})"
     if isinstance(node, nodes.Test) and node.name not in _TESTS:
@@ -70,25 +75,36 @@ def _refusal(node: nodes.Node) -> str | None:
     return None
 
 
-def check_script(text: str) -> str:
-    """Validate a manager's script (used by the Settings tab); raise ValueError if it cannot be used."""
+def _check(text: str, names: dict[str, frozenset[str]], what: str, **example: object) -> str:
     try:
         tree = _SANDBOX.parse(text)
     except TemplateError as exc:
-        raise ValueError(f"the script cannot be used: {_reason(exc)}") from None
+        raise ValueError(f"{what} cannot be used: {_reason(exc)}") from None
     for node in (tree, *tree.find_all(nodes.Node)):
-        reason = _refusal(node)
+        reason = _refusal(node, names)
         if reason:
-            raise ValueError(f"the script cannot be used: {reason}")
+            raise ValueError(f"{what} cannot be used: {reason}")
     try:
-        _render_custom(text, Person("Carla", "Carla Diaz"), Person("Ann", "Ann Archer"))
+        _render_custom(text, **example)
     except (TemplateError, ValueError) as exc:
-        raise ValueError(f"the script cannot be used: {_reason(exc)}") from None
+        raise ValueError(f"{what} cannot be used: {_reason(exc)}") from None
     return text
 
 
-def _render_custom(custom: str, customer: Person, rep: Person) -> str:
-    said = _SANDBOX.from_string(custom).render(customer=customer, rep=rep).strip()
+def check_script(text: str) -> str:
+    """Validate a manager's script (used by the Settings tab); raise ValueError if it cannot be used."""
+    return _check(text, PEOPLE, "the script", customer=Person("Carla", "Carla Diaz"),
+                  rep=Person("Ann", "Ann Archer"))
+
+
+def check_thank_you(text: str) -> str:
+    """Validate the manager's thank-you words (Settings "Thank You Email"), as strictly as a script."""
+    return _check(text, THANK_YOU_NAMES, "the thank-you e-mail", customer=Person("Carla", "Carla Diaz"),
+                  rep=Person("Ann", "Ann Archer"), friend=Person("Dana", "Dana Whitfield"), milestone="won")
+
+
+def _render_custom(custom: str, **context: object) -> str:
+    said = _SANDBOX.from_string(custom).render(**context).strip()
     if len(said) > MAX_OUTPUT:
         raise ValueError(f"it is longer than {MAX_OUTPUT:,} characters (the limit)")
     return said
@@ -97,11 +113,22 @@ def _render_custom(custom: str, customer: Person, rep: Person) -> str:
 def render_script(custom: str, customer: Person, rep: Person) -> str:
     if custom:
         try:
-            return _render_custom(check_script(custom), customer, rep)
+            return _render_custom(check_script(custom), customer=customer, rep=rep)
         except (TemplateError, ValueError) as exc:  # e.g. stored by an older version, before the check
             log.warning("the custom referral script cannot be used for this call (%s); "
                         "the standard script is shown", _reason(exc))
     return environment().get_template("referral_script.txt.j2").render(customer=customer, rep=rep).strip()
+
+
+def render_thank_you(custom: str, people: dict[str, Person], milestone: str) -> str:
+    """The thank-you e-mail's words: the manager's when they still pass the check, else the standard."""
+    if custom:
+        try:
+            return _render_custom(check_thank_you(custom), **people, milestone=milestone)
+        except (TemplateError, ValueError) as exc:
+            log.warning("the custom thank-you e-mail cannot be used (%s); the standard words are sent",
+                        _reason(exc))
+    return environment().get_template("thank_you_words.txt.j2").render(**people, milestone=milestone).strip()
 
 
 def _reason(exc: BaseException) -> str:

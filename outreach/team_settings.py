@@ -64,6 +64,9 @@ class TeamSettings:
     sender_name: str = "Outreach"
     average_deal_value: Decimal | None = None
     referral_script: str = ""  # empty: templates/referral_script.txt.j2
+    # How a referrer is thanked when their referral is reached, booked or won (outreach.thanks).
+    thank_referrers: str = "task"  # task, email, both, none
+    thank_you_email: str = ""  # empty: templates/thank_you_words.txt.j2
     # Filled by from_values: sheet keys that were accepted, for the data-status page.
     overridden: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -169,6 +172,7 @@ def _readable(span: timedelta) -> str:
 
 MAX_BATCH_WINDOW = timedelta(hours=1)
 MAX_DAILY_CALLS = 50
+THANK_REFERRERS = ("task", "email", "both", "none")
 
 
 def _parse_batch_window(raw: str) -> timedelta:
@@ -252,6 +256,19 @@ def _parse_script(raw: str) -> str:
     return check_script(_parse_text(raw))
 
 
+def _parse_thank_referrers(raw: str) -> str:
+    choice = raw.strip().lower()
+    if choice not in THANK_REFERRERS:
+        raise ValueError(f"expected one of {', '.join(THANK_REFERRERS)}")
+    return choice
+
+
+def _parse_thank_you(raw: str) -> str:
+    from outreach.script import check_thank_you  # the script module renders with the templates
+
+    return check_thank_you(raw.strip())
+
+
 def _parse_text(raw: str) -> str:
     text = raw.strip()
     if not text:
@@ -308,6 +325,14 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "referralscript": (("referral_script",), _parse_script,
                        "The words reps say; {{ customer.first_name }} and {{ rep.first_name }} are "
                        "filled in (blank: the standard script)."),
+    "thankreferrers": (("thank_referrers",), _parse_thank_referrers,
+                       "How the customer who referred is thanked when the referral is reached, books an "
+                       "appointment or is won: task (a Say thank you item on Today and in the morning "
+                       "e-mail), email (a short e-mail from the rep), both, or none (task)."),
+    "thankyouemail": (("thank_you_email",), _parse_thank_you,
+                      "The thank-you e-mail's words; {{ customer.first_name }}, {{ friend.first_name }}, "
+                      "{{ rep.name }} and {{ milestone }} (reached, appointment, won) are filled in (blank: "
+                      "the standard words)."),
 }
 
 
@@ -325,6 +350,7 @@ def documented_keys() -> dict[str, str]:
         "escalationbusinessdays": "Escalation Business Days", "appurl": "App URL",
         "senderemail": "Sender Email", "sendername": "Sender Name",
         "averagedealvalue": "Average Deal Value", "referralscript": "Referral Script",
+        "thankreferrers": "Thank Referrers", "thankyouemail": "Thank You Email",
     }
     return {names[k]: help_text for k, (_, _, help_text) in _KEYS.items()}
 

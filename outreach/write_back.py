@@ -1,6 +1,6 @@
 """What the team did, written back into the manager's sheet.
 
-The app owns the `Leads` and `Call Log` tabs (and `Team Summary`, from the
+The app owns the `Leads` and `Call Log` tabs (and `Team Summary` and `Referrers`, from the
 metrics): it rewrites them whole after a sync and never reads them back as
 truth. A tab whose content is already what we would write is left alone, so an
 unchanged sheet costs no write request at all. Values are written RAW.
@@ -22,9 +22,11 @@ from sqlalchemy.orm import Session, aliased
 from outreach.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
 from outreach.models import Call, Customer, Lead, Rep
 from outreach.phones import display
+from outreach.referrers import referrers_table
 from outreach.sheet_source import (
     CALL_LOG_TAB,
     LEADS_TAB,
+    REFERRERS_TAB,
     TEAM_SUMMARY_TAB,
     Table,
     cell_text,
@@ -34,7 +36,7 @@ from outreach.sheet_source import (
 )
 from outreach.team_settings import TeamSettings
 
-__all__ = ["BUILDERS", "CALL_LOG_TAB", "LEADS_TAB", "TEAM_SUMMARY_TAB", "tables_to_write"]
+__all__ = ["BUILDERS", "CALL_LOG_TAB", "LEADS_TAB", "REFERRERS_TAB", "TEAM_SUMMARY_TAB", "tables_to_write"]
 
 LEAD_HEADER = ["Lead ID", "Received", "Kind", "Status", "Owner", "First Name", "Last Name", "Phone",
                "Email", "Referred By", "Need", "Attempts", "First Contact",
@@ -119,7 +121,7 @@ def team_summary_table(session: Session, team: TeamSettings, now: datetime) -> T
 
 TableBuilder = Callable[[Session, TeamSettings, datetime], Table]
 BUILDERS: dict[str, TableBuilder] = {LEADS_TAB: leads_table, CALL_LOG_TAB: call_log_table,
-                                     TEAM_SUMMARY_TAB: team_summary_table}
+                                     TEAM_SUMMARY_TAB: team_summary_table, REFERRERS_TAB: referrers_table}
 
 
 def _normalised(table: Table | None, *, built: bool) -> list[list[str]]:

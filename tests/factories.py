@@ -30,7 +30,8 @@ def add_customer(session: Session, name: str, *, owner: str | None = None,
     first, _, last = name.partition(" ")
     customer = Customer(
         key=f"test:{name}:{number}", first_name=first, last_name=last, company=f"{first} & Co",
-        phone=f"+1212555{number:04d}" if phone == "auto" else phone, email=None, owner_email=owner,
+        phone=f"+1212555{number:04d}" if phone == "auto" else phone, email=fields.pop("email", None),
+        owner_email=owner,
         do_not_call=do_not_call, notes="", extra={}, active=active, content_hash=f"h{number}",
         last_asked_at=last_asked_at, created_at=MONDAY_9AM_NY, updated_at=MONDAY_9AM_NY, **fields)
     session.add(customer)

@@ -55,10 +55,10 @@ def test_first_write_back_adds_the_app_tabs_and_fills_them_in_one_request(
     sheet.set_tab("Inbound", [team_tabs()["Inbound"][0],
                               ["2026-11-16 08:55:00", evil, "+1 555", "(617) 555-0142", "", "", "", ""]])
     result = run_sync(sqlite_db, sheet.source, NOW)
-    assert result.written_tabs == ["Leads", "Call Log", "Team Summary"]
+    assert result.written_tabs == ["Leads", "Call Log", "Team Summary", "Referrers"]
     [write] = posts(sheet)
     assert write.path.endswith(f"{GoogleSheet.KEY}:batchUpdate")
-    assert [next(iter(q)) for q in write.json["requests"]] == ["addSheet"] * 3 + ["updateCells"] * 3
+    assert [next(iter(q)) for q in write.json["requests"]] == ["addSheet"] * 4 + ["updateCells"] * 4
     assert "formulaValue" not in json.dumps(write.json)
     leads = sheet.tab("Leads")
     assert leads[0][0] == "Lead ID" and leads[1][5:7] == [evil, "+1 555"]
@@ -87,7 +87,7 @@ def test_a_tab_too_small_is_grown_and_written_in_one_request(
     run_sync(sqlite_db, sheet.source, NOW)
     [write] = posts(sheet)
     assert [next(iter(q)) for q in write.json["requests"]] == [
-        "updateSheetProperties", "addSheet", "addSheet", "updateCells", "updateCells", "updateCells"]
+        "updateSheetProperties", "addSheet", "addSheet", "addSheet", *["updateCells"] * 4]
     assert sheet.tab("Leads") == [sheet.tab("Leads")[0]]  # our header, the old rows cleared
     assert sheet.tab("Leads")[0][:2] == ["Lead ID", "Received"]
     assert sheet.fake.grid_size(GoogleSheet.KEY, "Leads")[1] >= len(sheet.tab("Leads")[0])
@@ -305,3 +305,24 @@ def test_a_cell_over_googles_limit_is_cut_with_a_marker_and_the_database_keeps_i
     sheet.fake.clear_requests()
     assert run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=2)).written_tabs == []
     assert posts(sheet) == []
+
+
+def test_the_referrers_tab_is_written_raw_and_only_when_it_changes(sheet: GoogleSheet,
+                                                                   sqlite_db: Database) -> None:
+    from outreach.models import Rep
+    from tests.factories import add_lead
+
+    run_sync(sqlite_db, sheet.source, NOW)
+    with sqlite_db.session() as session, session.begin():
+        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
+        carla = session.scalar(select(Customer).where(Customer.key == "id:C1"))
+        carla.first_name = '=HYPERLINK("http://evil.example","Carla")'  # text that looks like a formula
+        add_lead(session, ann, "Dana Whitfield", referring_customer_id=carla.id, created_at=NOW)
+    result = run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=1), write_back=True)
+    assert "Referrers" in result.written_tabs
+    referrers = sheet.tab("Referrers")
+    assert referrers[0][:5] == ["Customer ID", "Customer", "Company", "Owner", "Referrals"]
+    assert referrers[1][:5] == ["C1", '=HYPERLINK("http://evil.example","Carla") Diaz', "Diaz Dental",
+                                "Ann Archer", "1"]
+    assert sheet.fake.formula_cells(GoogleSheet.KEY, "Referrers") == []  # RAW: text, never a formula
+    assert "Referrers" not in run_sync(sqlite_db, sheet.source, NOW + timedelta(minutes=2)).written_tabs

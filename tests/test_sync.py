@@ -345,8 +345,9 @@ def test_write_back_finds_app_tabs_whatever_their_case(sheet: ManagerSheet, data
     sheet.set_tab("CALL LOG ", [["Call ID"]])
     result = sync(sheet, database)
     assert result.error is None
-    assert result.written_tabs == ["Leads", "Call Log", "Team Summary"]
-    assert sheet.tab_titles() == ["Customers", "Reps", "Inbound", "leads", "CALL LOG ", "Team Summary"]
+    assert result.written_tabs == ["Leads", "Call Log", "Team Summary", "Referrers"]
+    assert sheet.tab_titles() == ["Customers", "Reps", "Inbound", "leads", "CALL LOG ", "Team Summary",
+                                  "Referrers"]
     assert sheet.tab("leads") == [sheet.tab("leads")[0]] and sheet.tab("leads")[0][0] == "Lead ID"
     assert sheet.tab("CALL LOG ")[0][:3] == ["Call ID", "When", "Rep"]
     again = sync(sheet, database, NOW + timedelta(minutes=1))

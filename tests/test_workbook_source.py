@@ -87,7 +87,8 @@ def test_a_formula_customer_keeps_its_name_and_the_managers_file_is_never_rewrit
 def test_the_app_tabs_are_written_beside_the_managers_workbook(
         sheet: WorkbookSheet, sqlite_db: Database, side: Path) -> None:
     sync(sheet, sqlite_db)
-    assert load_workbook(side, read_only=True).sheetnames == ["Leads", "Call Log", "Team Summary"]
+    assert load_workbook(side, read_only=True).sheetnames == ["Leads", "Call Log", "Team Summary",
+                                                              "Referrers"]
     assert sheet.source.read_tabs(["Leads"])["Leads"][0][:2] == ["Lead ID", "Received"]
     assert load_workbook(sheet.path, read_only=True).sheetnames == ["Customers", "Reps", "Inbound"]
     assert sheet.source.label == "workbook workbook.xlsx"

@@ -30,12 +30,16 @@ def status_badge(status: str, outcome: str | None) -> str:
 
 
 def customer_card(viewer: Viewer, planned: PlannedCall, customer: Customer, region: str,
-                  script: str, expanded: bool, outcome: str | None = None) -> None:
+                  script: str, expanded: bool, outcome: str | None = None,
+                  referred: tuple[int, int] | None = None) -> None:
+    """``referred``: (referrals given, won), so the rep knows who they are calling."""
     with st.container(border=True):
         badge = status_badge(planned.status, outcome)
         st.markdown(f"#### {planned.position}. {_md(customer.full_name)}"
                     + (f" · {_md(customer.company)}" if customer.company else "")
                     + (f"  \n{badge}" if badge else ""))
+        if referred and referred[0]:
+            st.caption(f":material/handshake: has referred {referred[0]} ({referred[1]} won)")
         _details(customer, region, ZoneInfo(viewer.time_zone))
         if planned.status == "open":
             with st.expander("Log this call", expanded=expanded):

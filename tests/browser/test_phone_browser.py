@@ -89,7 +89,8 @@ def test_a_rep_works_the_day_from_a_phone(server: str, tmp_path: Path) -> None:
         panel.get_by_role("button", name="Save follow-up").tap()
         expect(page.get_by_text("Attempt logged")).to_be_visible(timeout=15_000)
         expect(panel.get_by_text(re.compile(r" old · 1 attempt$"))).to_be_visible()
-        # Still open after the save: the next outcome is one tap away.
+        # Still open after the save: the next outcome is one tap away (once the run's stale copy has gone).
+        expect(panel.get_by_role("button", name="Save follow-up")).to_have_count(1)
         expect(panel.get_by_role("button", name="Save follow-up")).to_be_visible()
         expect(page.get_by_role("tab", name="Leads")).to_have_attribute("aria-selected", "true")
         assert sideways_scroll(page) <= PHONE["width"]

@@ -168,3 +168,8 @@ def test_a_manager_sees_the_team_at_work(server_with_history: str, tmp_path: Pat
         expect(page.locator("canvas, svg.marks").first).to_be_visible(timeout=15_000)  # Vega drew
         page.wait_for_timeout(1500)
         page.screenshot(path=str(screenshot_path("team-page.png", tmp_path)), full_page=True)
+        referrers = page.locator(".st-key-referrers")
+        expect(referrers.get_by_text("Credited to the rep who took the referral")).to_be_visible()
+        referrers.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        referrers.screenshot(path=str(screenshot_path("referrers.png", tmp_path)))

@@ -32,6 +32,7 @@ from outreach.metrics import (
 )
 from outreach.models import Lead, Rep
 from outreach.phones import display
+from outreach.referrers import REFERRERS_HEADER, REP_HEADER, referrer_rows, referrers_csv, referrers_for
 from outreach.runtime import team_settings
 from outreach.team_settings import TeamSettings
 from outreach.ui import charts
@@ -116,6 +117,45 @@ def team_charts(report: TeamReport) -> None:
         st.altair_chart(charts.speed_to_lead(report.speed_minutes, report.unreached), width="stretch")
     st.subheader("From ask to deal")
     st.altair_chart(charts.funnel(report.funnel), width="stretch")
+
+
+REFERRERS_SHOWN = 100  # the best referrers on the page; the CSV has every one
+REFERRER_COUNTS = ("Referrals", "Reached", "Appointments", "Won")
+
+
+def referrers_section(viewer: Viewer, filters: Filters, team: TeamSettings) -> None:
+    """Who refers: customers ranked by referrals given, and each rep's referrals from taken to won."""
+    with get_runtime().db.session() as session:
+        report = referrers_for(session, viewer, filters, team, limit=REFERRERS_SHOWN)
+    st.subheader("Referrers")
+    if not report.customers:
+        st.caption("No referrals were taken in these dates.")
+        return
+    rows = [dict(zip(REFERRERS_HEADER, row, strict=True)) for row in referrer_rows(report)]
+    # The counts must read without sideways scrolling: the ID and the company are in the CSV.
+    shown = [c for c in REFERRERS_HEADER if c not in ("Customer ID", "Company")
+             and (c != "Value Won" or team.average_deal_value is not None)]
+    small = {c: st.column_config.NumberColumn(c, width="small") for c in REFERRER_COUNTS}
+    small["Do Not Call"] = st.column_config.TextColumn("DNC", width="small", help="Do Not Call")
+    customers, reps = st.container(), st.columns([3, 2])[0]  # stacked: the counts need the width
+    with customers:
+        st.dataframe(pd.DataFrame(rows, columns=shown), hide_index=True, width="stretch",
+                     column_config={"Customer": st.column_config.TextColumn("Customer", pinned=True),
+                                    **small})
+        st.caption(f"The best {len(rows)} of {report.total}; the CSV has all." if report.total > len(rows)
+                   else "Referrals taken in these dates, by the customer who gave them.")
+    with reps:
+        by_rep = [[r.name, r.taken, r.reached, r.won] for r in report.reps]
+        st.dataframe(pd.DataFrame(by_rep, columns=REP_HEADER), hide_index=True, width="stretch")
+        st.caption("Credited to the rep who took the referral, whoever owns the lead now.")
+    # Made when clicked: a year holds tens of thousands of referrers, and most visits download nothing.
+    st.download_button("Download CSV", lambda: _referrers_csv(viewer, filters, team), "referrers.csv",
+                       "text/csv", key="referrers_csv", icon=":material/download:", on_click="ignore")
+
+
+def _referrers_csv(viewer: Viewer, filters: Filters, team: TeamSettings) -> bytes:
+    with get_runtime().db.session() as session:
+        return referrers_csv(session, viewer, filters, team)
 
 
 OVERDUE_COLUMNS = ["lead", "kind", "owner", "waiting", "attempts", "status", "arrived", "phone"]
@@ -243,6 +283,8 @@ def render() -> None:
     headline(report)
     rep_table(report)
     team_charts(report)
+    with st.container(key="referrers"):
+        referrers_section(viewer, filters, team)
     overdue_leads(viewer, report, reps, team)
     undo_duplicates(viewer, now)
 

@@ -23,6 +23,7 @@ from outreach.planner import local_day, plan_day, visible_plan
 from outreach.runtime import team_settings
 from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
+from outreach.thanks import referral_counts
 from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card
@@ -31,6 +32,7 @@ from outreach.ui.lead_detail import appointments_due_panel, lead_detail
 from outreach.ui.lead_list import OPENED, lead_panel, live_countdown
 from outreach.ui.params import row_id
 from outreach.ui.text import md_escape
+from outreach.ui.thanks_panel import thank_you_panel
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
         plan = visible_plan(session, viewer, rep.id, day)
         outcomes = dict(session.execute(select(Call.planned_call_id, Call.outcome).where(
             Call.planned_call_id.in_([p.id for p, _ in plan]))).all())
+        referred = referral_counts(session, [c.id for _, c in plan])
     st.subheader(f"{'Your' if rep.id == viewer.rep_id else md_escape(rep.name + chr(39) + 's')} calls · "
                  f"{day:%A} {day.day} {day:%B}")
     if not plan:
@@ -91,7 +94,8 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     for planned, customer in plan:
         said = render_script(team.referral_script, Person(customer.first_name, customer.full_name), caller)
         customer_card(viewer, planned, customer, team.phone_region, said,
-                      first_open is not None and planned.id == first_open[0], outcomes.get(planned.id))
+                      first_open is not None and planned.id == first_open[0], outcomes.get(planned.id),
+                      referred.get(customer.id))
 
 
 def no_plan(viewer: Viewer, rep: Rep, day: date, team: TeamSettings) -> None:
@@ -191,8 +195,10 @@ def render() -> None:
     linked = linked_lead(viewer, team)
     owner_id = whose_day(viewer, reps)
     # Keyed and tracked, so a save (which redraws the page) leaves the rep on the tab they were on.
-    calls_tab, leads_tab = st.tabs(["Calls", "Leads"], key="today_tab", on_change="rerun")
     rep = next((r for r in reps if r.id == owner_id), None)
+    if rep is not None:  # a customer whose referral got somewhere hears it first
+        thank_you_panel(viewer, rep.id, team.phone_region)
+    calls_tab, leads_tab = st.tabs(["Calls", "Leads"], key="today_tab", on_change="rerun")
     with calls_tab:
         if rep is not None:
             todays_calls(viewer, rep, team)

@@ -1,0 +1,227 @@
+"""Thanking the customer who referred, and seeing who refers: hand-built histories."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.access import NotAllowed, Viewer
+from outreach.db import Database
+from outreach.lead_life import log_next_step
+from outreach.leads import log_followup, reassign
+from outreach.metrics import Filters
+from outreach.models import Call, Customer, Lead, OutboxMessage, ThankYou
+from outreach.outbox import deliver_due
+from outreach.referrers import referrer_report, referrer_rows, referrers_for
+from outreach.script import check_thank_you
+from outreach.team_settings import TeamSettings, parse_team_settings
+from outreach.thanks import done_by_call, mark_done, note_milestone, open_thank_yous, referral_counts
+from tests.conftest import MONDAY_9AM_NY
+from tests.factories import add_customer, add_lead, add_rep
+from tests.fakes.sendgrid_server import FakeSendGrid
+
+NOW = MONDAY_9AM_NY
+Team = dict[str, int]  # the fixture's people and customers, by first name
+WEEK = Filters((NOW - timedelta(days=6)).date(), NOW.date())
+
+
+@pytest.fixture
+def team(database: Database) -> Team:
+    """Maya manages Ann and Bob; Carla is Ann's customer, Dev has no owner, Fay asked not to be called."""
+    with database.session() as session, session.begin():
+        maya = add_rep(session, "maya@example.com", role="manager", daily_calls=0, name="Maya Chen")
+        ann = add_rep(session, "ann@example.com", manager="maya@example.com", name="Ann Archer")
+        bob = add_rep(session, "bob@example.com", manager="maya@example.com", name="Bob Brown")
+        carla = add_customer(session, "Carla Diaz", owner="ann@example.com", email="carla@example.org")
+        dev = add_customer(session, "Dev Evans", email="dev@example.org")
+        fay = add_customer(session, "Fay Gold", owner="ann@example.com", email="fay@example.org",
+                           do_not_call=True)
+        ids = {"maya": maya.id, "ann": ann.id, "bob": bob.id, "carla": carla.id, "dev": dev.id, "fay": fay.id}
+    return ids
+
+
+def viewer(session: Session, rep_id: int) -> Viewer:
+    from outreach.models import Rep
+
+    return Viewer.of(session.get(Rep, rep_id))
+
+
+def referral(session: Session, taker: int, customer: int, name: str, **fields: object) -> Lead:
+    """A referral taken on a call by ``taker`` from ``customer``."""
+    call = Call(rep_id=taker, customer_id=customer, outcome="connected", created_at=NOW,
+                client_token=f"call-{name}")
+    session.add(call)
+    session.flush()
+    from outreach.models import Rep
+
+    return add_lead(session, session.get(Rep, taker), name, referring_customer_id=customer, call_id=call.id,
+                    **fields)
+
+
+def setting(**values: str) -> TeamSettings:
+    team, problems = parse_team_settings((k, v, None) for k, v in values.items())
+    assert problems == []
+    return team
+
+
+def thank_yous(session: Session) -> list[ThankYou]:
+    return list(session.scalars(select(ThankYou).order_by(ThankYou.id)))
+
+
+def test_a_referral_reached_owes_the_customers_owner_a_thank_you_task(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        dana = referral(session, team["bob"], team["carla"], "Dana Whitfield")
+        log_followup(session, viewer(session, team["bob"]), dana.id, "voicemail", NOW)
+        assert thank_yous(session) == []  # an attempt is no milestone
+        log_followup(session, viewer(session, team["bob"]), dana.id, "connected", NOW)
+        thanks, = thank_yous(session)
+        assert (thanks.rep_id, thanks.milestone, thanks.done_at) == (team["ann"], "reached", None)
+        item, = open_thank_yous(session, viewer(session, team["ann"]), team["ann"])
+        assert item.text == "Carla Diaz's referral Dana Whitfield was reached — say thank you"
+        # The default is a task: nothing is e-mailed to the customer.
+        assert session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "thank-you")).all() == []
+
+
+def test_one_thank_you_per_milestone_and_the_furthest_when_it_jumps(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        ann = viewer(session, team["ann"])
+        eli = referral(session, team["ann"], team["carla"], "Eli Stone")
+        log_followup(session, ann, eli.id, "connected", NOW, next_step="won")  # straight to won
+        assert [(t.milestone, t.done_at) for t in thank_yous(session)] == [("won", None)]
+        gus = referral(session, team["ann"], team["carla"], "Gus Hale")
+        log_followup(session, ann, gus.id, "connected", NOW)
+        log_next_step(session, ann, gus.id, "appointment", NOW + timedelta(hours=1),
+                      appointment_at=NOW + timedelta(days=2))
+        log_next_step(session, ann, gus.id, "appointment", NOW + timedelta(hours=2),
+                      appointment_at=NOW + timedelta(days=3))  # moved, not a new milestone
+        gus_thanks = [t for t in thank_yous(session) if t.lead_id == gus.id]
+        assert [(t.milestone, t.done_at is None) for t in gus_thanks] == [
+            ("reached", False), ("appointment", True)]
+        assert gus_thanks[0].done_note == "folded into: booked an appointment"
+        assert len(open_thank_yous(session, ann, team["ann"])) == 2  # Eli won, Gus booked
+
+
+def test_a_customer_without_an_owner_is_thanked_by_the_rep_who_took_the_referral(
+        database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        hal = referral(session, team["bob"], team["dev"], "Hal Moss")
+        log_followup(session, viewer(session, team["bob"]), hal.id, "connected", NOW)
+        assert thank_yous(session)[0].rep_id == team["bob"]
+
+
+def test_done_by_a_click_with_a_note_or_by_any_call_and_never_touching_the_cooldown(
+        database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        ann, bob = viewer(session, team["ann"]), viewer(session, team["bob"])
+        for name in ("Ivy Lane", "Jo March"):
+            lead = referral(session, team["ann"], team["carla"], name)
+            log_followup(session, ann, lead.id, "connected", NOW)
+        first, _second = open_thank_yous(session, ann, team["ann"])
+        with pytest.raises(NotAllowed):
+            mark_done(session, bob, first.id, "", NOW)  # not Bob's to tick
+        done = mark_done(session, ann, first.id, "  Sent flowers  ", NOW)
+        assert (done.done_note, done.done_by_id) == ("Sent flowers", team["ann"])
+        done_by_call(session, team["carla"], team["ann"], NOW + timedelta(days=1))
+        assert open_thank_yous(session, ann, team["ann"]) == []
+        carla = session.get(Customer, team["carla"])
+        assert carla.last_asked_at is None  # thanking is not asking: the cooldown is untouched
+
+
+def test_with_email_the_customer_gets_one_from_the_rep_never_a_do_not_call_one(
+        database: Database, team: Team) -> None:
+    emails = setting(**{"Thank Referrers": "email"})
+    with database.session() as session, session.begin():
+        kim = referral(session, team["ann"], team["carla"], "Kim Young", status="connected",
+                       first_contact_at=NOW)
+        note_milestone(session, kim, NOW, emails)
+        note_milestone(session, kim, NOW, emails)  # the same milestone again: nothing more
+        lou = referral(session, team["ann"], team["fay"], "Lou Reed", status="connected",
+                       first_contact_at=NOW)
+        note_milestone(session, lou, NOW, emails)
+        session.get(Customer, team["dev"]).email = None  # nowhere to send it
+        max_ = referral(session, team["bob"], team["dev"], "Max Ward", status="won", first_contact_at=NOW)
+        note_milestone(session, max_, NOW, emails)
+        sent = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "thank-you")).all()
+        assert [(m.to_email, m.reply_to_email, m.from_name) for m in sent] == [
+            ("carla@example.org", "ann@example.com", "Ann Archer")]
+        assert "Kim" in sent[0].text and "Ann Archer" in sent[0].text
+        assert all(t.done_at is not None for t in thank_yous(session))  # e-mail only: no task left
+
+
+def test_the_thank_you_email_matches_sendgrids_contract(database: Database, team: Team,
+                                                        sendgrid: FakeSendGrid) -> None:
+    from outreach.mail_transport import Sender, SendGridTransport
+
+    both = setting(**{"Thank Referrers": "both"})
+    with database.session() as session, session.begin():
+        mo = referral(session, team["ann"], team["carla"], "Mo <b>Khan</b>", status="won",
+                      first_contact_at=NOW)
+        note_milestone(session, mo, NOW, both)
+    deliver_due(database, SendGridTransport("SG.test-key", host=sendgrid.host),
+                Sender("outreach@example.com", "Outreach"), "w", lambda: NOW)
+    body, = sendgrid.messages
+    assert body["categories"] == ["thank-you"]
+    assert body["reply_to"] == {"email": "ann@example.com", "name": "Ann Archer"}
+    assert body["from"] == {"email": "outreach@example.com", "name": "Ann Archer"}
+    html = next(c["value"] for c in body["content"] if c["type"] == "text/html")
+    assert "Mo &lt;b&gt;Khan&lt;/b&gt;" not in html and "Mo is now a customer" in html
+    assert sendgrid.contract_violations == []
+
+
+def test_the_manager_may_word_the_thank_you_but_not_program_it(database: Database, team: Team) -> None:
+    with pytest.raises(ValueError, match="loops"):
+        check_thank_you("{% for x in range(10) %}thanks{% endfor %}")
+    words = ("Dear {{ customer.first_name }}, {{ friend.first_name }}"
+             "{% if milestone == 'won' %} signed{% endif %}!")
+    custom = setting(**{"Thank Referrers": "email", "Thank You Email": words})
+    with database.session() as session, session.begin():
+        nia = referral(session, team["ann"], team["carla"], "Nia Cole", status="won", first_contact_at=NOW)
+        note_milestone(session, nia, NOW, custom)
+        sent = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "thank-you"))
+    assert sent.text.strip() == "Dear Carla, Nia signed!"
+
+
+def test_none_thanks_nobody(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        ora = referral(session, team["ann"], team["carla"], "Ora Penn", status="won", first_contact_at=NOW)
+        assert note_milestone(session, ora, NOW, setting(**{"Thank Referrers": "none"})) is None
+        assert thank_yous(session) == []
+
+
+def test_who_refers_on_hand_built_histories(database: Database, team: Team) -> None:
+    valued = replace(TeamSettings(), average_deal_value=Decimal("1500"))
+    with database.session() as session, session.begin():
+        maya = viewer(session, team["maya"])
+        # Carla: three referrals, one reached, one won after Maya handed it from Ann to Bob.
+        referral(session, team["ann"], team["carla"], "Pia One")
+        referral(session, team["ann"], team["carla"], "Quin Two", first_contact_at=NOW)
+        won = referral(session, team["ann"], team["carla"], "Ray Three")
+        reassign(session, maya, won.id, team["bob"], valued, NOW)
+        log_followup(session, viewer(session, team["bob"]), won.id, "connected", NOW, next_step="won")
+        # Fay (Do Not Call) referred once, booked; Dev once, taken by Bob; a month-old one is out of range.
+        referral(session, team["ann"], team["fay"], "Sol Four", status="appointment", first_contact_at=NOW,
+                 appointment_at=NOW + timedelta(days=1))
+        referral(session, team["bob"], team["dev"], "Tia Five")
+        referral(session, team["bob"], team["dev"], "Old Six", created_at=NOW - timedelta(days=40))
+        report = referrer_report(session, WEEK, valued)
+        best = referrer_report(session, WEEK, valued, limit=1)
+        with pytest.raises(NotAllowed):
+            referrers_for(session, viewer(session, team["ann"]), WEEK, valued)
+        counts = referral_counts(session, [team["carla"], team["dev"]])
+    assert [(r.name, r.given, r.reached, r.appointments, r.won, r.value, r.owner, r.do_not_call)
+            for r in report.customers] == [
+        ("Carla Diaz", 3, 2, 1, 1, Decimal("1500"), "Ann Archer", False),
+        ("Fay Gold", 1, 1, 1, 0, Decimal("0"), "Ann Archer", True),  # as many given, more reached
+        ("Dev Evans", 1, 0, 0, 0, Decimal("0"), "", False)]
+    # The won referral stays Ann's: she took it; Bob only closed it.
+    assert [(r.name, r.taken, r.reached, r.won) for r in report.reps] == [
+        ("Ann Archer", 4, 3, 1), ("Bob Brown", 1, 0, 0)]
+    assert ([r.name for r in best.customers], best.total, report.total) == (["Carla Diaz"], 3, 3)
+    assert referrer_rows(report)[0][-2:] == ["1500.00", ""]
+    assert referrer_rows(report)[1][-1] == "yes"
+    assert counts == {team["carla"]: (3, 1), team["dev"]: (2, 0)}  # the card counts every referral ever
