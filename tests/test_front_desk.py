@@ -332,5 +332,8 @@ def desk_lead(runtime: Runtime, name: str) -> int:
 
 def test_a_manager_sees_the_front_desk_too(desk: Runtime) -> None:
     at = open_app(as_email=MANAGER)
+    # ...but no Today of the front desk's to pick: it has no calls and no leads.
+    assert "Jordan Rivera" in at.selectbox(key="whose_day").options
+    assert "Rosa Alvarez" not in at.selectbox(key="whose_day").options
     at.switch_page("outreach/ui/pages/front_desk.py").run()
     assert at.title[0].value == "Front desk" and not at.exception

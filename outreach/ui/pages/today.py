@@ -18,7 +18,7 @@ from outreach import clock
 from outreach.access import NotAllowed, Viewer, check_rep, lead_for
 from outreach.business_hours import WorkCalendar
 from outreach.leads import lead_histories, lead_history, leads_to_follow_up
-from outreach.models import Call, Customer, Lead, Rep
+from outreach.models import FRONT_DESK, Call, Customer, Lead, Rep
 from outreach.planner import local_day, plan_day, visible_plan
 from outreach.runtime import team_settings
 from outreach.script import Person, render_script
@@ -188,7 +188,9 @@ def render() -> None:
     runtime = get_runtime()
     with runtime.db.session() as session:
         team = team_settings(session)
-        reps = list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.name)))
+        # The front desk makes no calls and owns no leads: nobody's day to look at.
+        reps = list(session.scalars(select(Rep).where(Rep.active.is_(True), Rep.role != FRONT_DESK)
+                                    .order_by(Rep.name)))
     st.title("Today")
     phone_friendly()
     flash()
