@@ -167,8 +167,8 @@ def measure_latency(db_url: str, saves: int, latency: float) -> dict[str, float]
 
     from outreach import clock
     from outreach.access import Viewer
-    from outreach.calls import CallInput, ReferralInput, log_call
-    from outreach.followup import alert_key
+    from outreach.calls.calls import CallInput, ReferralInput, log_call
+    from outreach.leads.followup import alert_key
     from outreach.models import Lead, PlannedCall, Rep
     from outreach.runtime import team_settings
     from outreach.worker import deliver_now

@@ -48,7 +48,7 @@ def measure_saves(db_url: str, saves: int) -> dict[str, float]:
 
     from outreach import clock
     from outreach.access import Viewer
-    from outreach.front_desk import IntakeInput, save_intake
+    from outreach.leads.front_desk import IntakeInput, save_intake
     from outreach.models import Rep
     from outreach.runtime import team_settings
     from outreach.worker import deliver_now
@@ -115,9 +115,9 @@ def run_worker(db_url: str, google: str, sendgrid_host: str, key: str) -> None:
     from requests.adapters import HTTPAdapter
 
     from outreach.db import Database
-    from outreach.google_sheet import GoogleSheetSource
     from outreach.runtime import Runtime
     from outreach.settings import load_settings
+    from outreach.sheet.google_sheet import GoogleSheetSource
     from outreach.worker import Worker
 
     class ToLocal(HTTPAdapter):

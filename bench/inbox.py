@@ -57,7 +57,7 @@ def play_demo(folder: Path):  # type: ignore[no-untyped-def]
     from outreach.demo_history import play_history
     from outreach.models import Lead, LeadEvent, Rep
     from outreach.runtime import team_settings
-    from outreach.sync import run_sync
+    from outreach.sheet.sync import run_sync
 
     runtime = runtime_at(folder, "history")
     assert run_sync(runtime.db, runtime.source(), NOW).ok
@@ -81,11 +81,11 @@ def replay(folder: Path, leads: list[dict], events: list[dict]):  # type: ignore
     from sqlalchemy import delete, select
 
     from outreach.access import Viewer
-    from outreach.followup import start_following_up
-    from outreach.leads import log_followup
+    from outreach.leads.followup import start_following_up
+    from outreach.leads.leads import log_followup
     from outreach.models import Lead, OutboxMessage, Rep
     from outreach.runtime import team_settings
-    from outreach.sync import run_sync
+    from outreach.sheet.sync import run_sync
     from outreach.worker import Job, Worker, deliver_mail, nag, plan_the_day
 
     runtime = runtime_at(folder, "replay")

@@ -30,9 +30,9 @@ REPS = 20
 def build_rep_scenario(path: Path, customers: int = 100_000, leads: int = 20_000) -> None:
     from sqlalchemy import insert
 
+    from outreach.calls.planner import build_due_plans
     from outreach.db import Database, migrate
     from outreach.models import Customer, Lead, LeadEvent, Rep
-    from outreach.planner import build_due_plans
     from outreach.runtime import team_settings
 
     db = Database(f"sqlite:///{path}")

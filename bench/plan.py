@@ -55,8 +55,8 @@ def build(path: Path, customers: int, reps: int) -> None:
 
 
 def measure(db_path: str) -> dict[str, float]:
+    from outreach.calls.planner import build_due_plans
     from outreach.db import Database
-    from outreach.planner import build_due_plans
     from outreach.runtime import team_settings
 
     db = Database(f"sqlite:///{db_path}")

@@ -54,10 +54,10 @@ def measure(db_url: str, count: int, phase: str) -> dict[str, float]:
 
     from outreach import clock
     from outreach.db import Database, migrate
-    from outreach.google_sheet import GoogleSheetSource
     from outreach.runtime import team_settings
-    from outreach.sync import run_sync
-    from outreach.write_back import tables_to_write
+    from outreach.sheet.google_sheet import GoogleSheetSource
+    from outreach.sheet.sync import run_sync
+    from outreach.sheet.write_back import tables_to_write
     from tests.fakes.google_sheets import FakeGoogleSheets, session_for
 
     fake = FakeGoogleSheets()

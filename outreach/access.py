@@ -1,5 +1,5 @@
 """Who may see and change what: a rep their own calls and leads, a manager everyone's,
-the front desk only the callers it took in (:mod:`outreach.front_desk`) and its own e-mails.
+the front desk only the callers it took in (:mod:`outreach.leads.front_desk`) and its own e-mails.
 
 Enforced in the queries and in every write, never by hiding widgets: a page that
 forgot to hide a button still cannot show or change another rep's lead.

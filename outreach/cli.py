@@ -63,7 +63,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from outreach.demo_data import build_workbook, ensure_workbook
-    from outreach.sync import customer_count
+    from outreach.sheet.sync import customer_count
 
     if args.generate:
         print(f"wrote {build_workbook(args.generate)}")
@@ -102,7 +102,7 @@ def cmd_sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _sync(runtime: Runtime) -> int:
-    from outreach.sync import sync_now
+    from outreach.sheet.sync import sync_now
 
     result = sync_now(runtime.db, runtime.source, clock.now())
     if not result.ok:
@@ -119,7 +119,7 @@ def _sync(runtime: Runtime) -> int:
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import date
 
-    from outreach.planner import plan_and_describe
+    from outreach.calls.planner import plan_and_describe
 
     day = None
     if args.date:

@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from outreach.access import Viewer
 from outreach.business_hours import WorkCalendar
-from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.planner import plan_day, todays_plan
 from outreach.demo_data import FRONT_DESK, MANAGER, REPS
-from outreach.leads import log_followup
+from outreach.leads.leads import log_followup
 from outreach.models import Call, Lead, OutboxMessage, Rep, ThankYou
-from outreach.planner import plan_day, todays_plan
 from outreach.team_settings import TeamSettings
 
 SEED = 20261123

@@ -375,7 +375,7 @@ class PlannedCall(Base):
 
 
 class ThankYou(Base):
-    """A thank-you owed to the customer whose referral reached a milestone (outreach.thanks)."""
+    """A thank-you owed to the customer whose referral reached a milestone (outreach.leads.thanks)."""
 
     __tablename__ = "thank_yous"
 

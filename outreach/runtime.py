@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.db import Database
-from outreach.mail_transport import MailTransport, Sender, open_transport
+from outreach.mail.mail_transport import MailTransport, Sender, open_transport
 from outreach.models import TeamSetting
 from outreach.settings import Settings
-from outreach.sheet_source import SheetSource, WorkbookSource
+from outreach.sheet.sheet_source import SheetSource, WorkbookSource
 from outreach.team_settings import TeamSettings, settings_from_store
 
 
@@ -45,7 +45,7 @@ class Runtime:
 def open_source(settings: Settings) -> SheetSource:
     """The Google Sheet when one is configured, else the local workbook."""
     if settings.uses_google_sheet:
-        from outreach.google_sheet import open_google_source
+        from outreach.sheet.google_sheet import open_google_source
 
         return open_google_source(settings)
     return WorkbookSource(settings.workbook)

@@ -64,7 +64,7 @@ class TeamSettings:
     sender_name: str = "Outreach"
     average_deal_value: Decimal | None = None
     referral_script: str = ""  # empty: templates/referral_script.txt.j2
-    # How a referrer is thanked when their referral is reached, booked or won (outreach.thanks).
+    # How a referrer is thanked when their referral is reached, booked or won (outreach.leads.thanks).
     thank_referrers: str = "task"  # task, email, both, none
     thank_you_email: str = ""  # empty: templates/thank_you_words.txt.j2
     # Filled by from_values: sheet keys that were accepted, for the data-status page.
@@ -251,7 +251,7 @@ def _parse_money(raw: str) -> Decimal:
 
 
 def _parse_script(raw: str) -> str:
-    from outreach.script import check_script  # the script module renders with Jinja
+    from outreach.calls.script import check_script  # the script module renders with Jinja
 
     return check_script(_parse_text(raw))
 
@@ -264,7 +264,7 @@ def _parse_thank_referrers(raw: str) -> str:
 
 
 def _parse_thank_you(raw: str) -> str:
-    from outreach.script import check_thank_you  # the script module renders with the templates
+    from outreach.calls.script import check_thank_you  # the script module renders with the templates
 
     return check_thank_you(raw.strip())
 

@@ -35,15 +35,15 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from outreach import clock, lease
-from outreach.call_list import enqueue_due_call_lists
+from outreach.calls.call_list import enqueue_due_call_lists
+from outreach.calls.planner import build_due_plans
 from outreach.db import database_reason
-from outreach.inbound_poll import InboundPoll
+from outreach.leads.nagging import NagGate, due_owners, remind, send_due_escalations
+from outreach.mail.outbox import deliver_due
 from outreach.models import SyncRun
-from outreach.nagging import NagGate, due_owners, remind, send_due_escalations
-from outreach.outbox import deliver_due
-from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, sender, team_settings
-from outreach.sync import sync_now
+from outreach.sheet.inbound_poll import InboundPoll
+from outreach.sheet.sync import sync_now
 
 log = logging.getLogger(__name__)
 

@@ -143,7 +143,7 @@ def demo_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_runtime: Ru
     import time_machine
 
     from outreach import clock
-    from outreach.sync import run_sync
+    from outreach.sheet.sync import run_sync
     from tests.apptest import app_environment
 
     with time_machine.travel(DEMO_MONDAY_7AM_NY, tick=True):

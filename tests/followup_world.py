@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from outreach import clock
 from outreach.access import Viewer
 from outreach.db import Database, migrate
-from outreach.followup import start_following_up
-from outreach.leads import log_followup
+from outreach.leads.followup import start_following_up
+from outreach.leads.leads import log_followup
 from outreach.models import Lead, NagItem, OutboxMessage, Rep
 from outreach.runtime import Runtime, team_settings
 from outreach.worker import Job, Worker, deliver_mail, nag

@@ -17,9 +17,9 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from outreach.db import Database
-from outreach.google_sheet import GoogleSheetSource
 from outreach.models import Call, Customer, Rep
-from outreach.sheet_source import SheetSource, Table, WorkbookSource
+from outreach.sheet.google_sheet import GoogleSheetSource
+from outreach.sheet.sheet_source import SheetSource, Table, WorkbookSource
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.google_sheets import FakeGoogleSheets, session_for
 

@@ -19,7 +19,7 @@ from outreach import clock
 from outreach.models import OutboxMessage, SyncRun
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
-from outreach.sync import run_sync, sync_status
+from outreach.sheet.sync import run_sync, sync_status
 from tests.apptest import MANAGER, open_app
 from tests.shown import shown
 
@@ -133,7 +133,7 @@ def test_make_runs_server_serves_the_page_and_works_before_anyone_opens_it(
 def test_every_page_says_when_the_sheet_cannot_be_read(demo_app: Runtime, tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from outreach.sheet_source import WorkbookSource
+    from outreach.sheet.sheet_source import WorkbookSource
 
     broken = WorkbookSource(tmp_path / "gone.xlsx")
     run_sync(demo_app.db, broken, clock.now() + timedelta(seconds=1))
@@ -169,7 +169,7 @@ def test_outbox_shows_the_e_mails_the_product_would_send(demo_app: Runtime) -> N
 
 
 def test_the_outbox_shows_a_subject_as_typed_and_why_a_reminder_waits(demo_app: Runtime) -> None:
-    from outreach.outbox import Email, enqueue
+    from outreach.mail.outbox import Email, enqueue
 
     with demo_app.db.session() as session, session.begin():
         enqueue(session, Email(key="reminder:test:1", kind="reminder", to_email="jordan.rivera@example.com",

@@ -19,8 +19,8 @@ from outreach import lease
 from outreach.db import Database
 from outreach.models import Customer, Lead, OutboxMessage, Rep, SyncRun
 from outreach.runtime import team_settings
-from outreach.sheet_source import WorkbookSource
-from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
+from outreach.sheet.sheet_source import WorkbookSource
+from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
 from tests.sheets import CUSTOMERS, INBOUND, REPS, ManagerSheet, WorkbookSheet, team_tabs
 from tests.test_sync import NOW, sheet, sync
 

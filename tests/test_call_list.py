@@ -17,10 +17,10 @@ import time_machine
 from sqlalchemy import select
 
 from outreach import clock
-from outreach.mail_transport import SendGridTransport
+from outreach.mail.mail_transport import SendGridTransport
 from outreach.models import Customer, OutboxMessage, Rep, TeamSetting
 from outreach.runtime import Runtime
-from outreach.sync import run_sync
+from outreach.sheet.sync import run_sync
 from outreach.worker import Job, Worker, deliver_mail, plan_the_day
 from tests.factories import add_lead
 from tests.fakes.sendgrid_server import FakeSendGrid

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from outreach.access import NotAllowed, Viewer
-from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.planner import plan_day
 from outreach.db import Database
-from outreach.leads import log_followup
+from outreach.leads.leads import log_followup
 from outreach.models import Call, Lead, OutboxMessage, PlannedCall, Rep
-from outreach.planner import plan_day
 from outreach.team_settings import TeamSettings
 from tests.conftest import MONDAY_9AM_NY
 from tests.factories import add_customer, add_lead, add_rep

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from outreach.metrics import DailyCalls, Funnel
+from outreach.team.metrics import DailyCalls, Funnel
 from outreach.ui import charts
 
 

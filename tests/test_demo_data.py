@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from outreach.db import Database
 from outreach.demo_data import build_workbook, committed_demo_workbook
 from outreach.demo_history import play_history
-from outreach.metrics import Filters, team_report
 from outreach.models import Call, LeadEvent, OutboxMessage, Rep
 from outreach.runtime import Runtime, team_settings
-from outreach.sheet_source import WorkbookSource
-from outreach.sync import read_snapshot, run_sync
+from outreach.sheet.sheet_source import WorkbookSource
+from outreach.sheet.sync import read_snapshot, run_sync
+from outreach.team.metrics import Filters, team_report
 from outreach.team_settings import TeamSettings
 from tests.factories import add_customer, add_rep
 

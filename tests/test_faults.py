@@ -37,8 +37,8 @@ from sqlalchemy import func, select, update
 
 from outreach import clock
 from outreach.db import Database, migrate
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import Lead, Lease, NagItem, OutboxMessage, TeamSetting
-from outreach.outbox import Email, enqueue
 from outreach.settings import PROJECT_ROOT
 from tests.factories import add_lead, add_rep
 from tests.fakes.sendgrid_server import FakeSendGrid

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from outreach import clock
 from outreach.access import NotAllowed, Viewer
-from outreach.calls import CallInput, ReferralInput, log_call
+from outreach.calls.calls import CallInput, ReferralInput, log_call
 from outreach.db import Database
-from outreach.followup import alert_key
-from outreach.leads import close_as_duplicate, log_followup, reassign
+from outreach.leads.followup import alert_key
+from outreach.leads.leads import close_as_duplicate, log_followup, reassign
 from outreach.models import Lead, OutboxMessage, PlannedCall, Rep, TeamSetting
 from outreach.runtime import Runtime, team_settings
 from outreach.worker import Worker, deliver_mail, deliver_now, nag

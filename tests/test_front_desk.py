@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from outreach.access import NotAllowed, Viewer, lead_for
-from outreach.calls import FormErrors
-from outreach.front_desk import IntakeInput, hand_to_next, look_up_caller, save_intake, todays_intakes
-from outreach.lead_life import lead_life
-from outreach.leads import log_followup
-from outreach.metrics import Filters, report_for
+from outreach.calls.calls import FormErrors
+from outreach.leads.front_desk import IntakeInput, hand_to_next, look_up_caller, save_intake, todays_intakes
+from outreach.leads.lead_life import lead_life
+from outreach.leads.leads import log_followup
+from outreach.mail.outbox import deliver_due
 from outreach.models import Customer, Lead, LeadEvent, OutboxMessage, Rep
-from outreach.outbox import deliver_due
 from outreach.runtime import Runtime, sender, team_settings
+from outreach.team.metrics import Filters, report_for
 from tests.apptest import MANAGER, open_app
 from tests.shown import shown
 
@@ -76,7 +76,7 @@ def test_a_new_caller_is_a_lead_for_the_rep_they_asked_for_alerted_at_once(desk:
 
 
 def test_the_desk_says_when_the_callback_comes(desk: Runtime) -> None:
-    from outreach.front_desk import Intake, what_to_say
+    from outreach.leads.front_desk import Intake, what_to_say
 
     soon = Intake(1, "new", "Jordan", MONDAY_10AM_NY + timedelta(minutes=5), ())
     assert what_to_say(soon, MONDAY_10AM_NY, NY) == "Jordan will call you back within 5 minutes."
@@ -161,7 +161,7 @@ def test_bad_input_is_named_by_field_and_a_caller_with_something_to_go_on_is_kep
 
 
 def test_the_front_desk_is_refused_leads_calls_and_the_team_in_the_domain(desk: Runtime) -> None:
-    from outreach.planner import visible_plan
+    from outreach.calls.planner import visible_plan
 
     rosa = viewer(desk, ROSA)
     taken = save(desk, first_name="Hal", phone="(617) 555-0160")
@@ -214,7 +214,7 @@ def test_after_the_handover_time_the_desk_hands_a_waiting_caller_to_the_next_rep
 
 
 def test_the_alert_leaves_for_sendgrid_at_once_checked_against_the_contract(desk: Runtime, sendgrid) -> None:  # type: ignore[no-untyped-def]
-    from outreach.mail_transport import SendGridTransport
+    from outreach.mail.mail_transport import SendGridTransport
 
     taken = save(desk, first_name="Kim", phone="(617) 555-0180", reason="Leak <b>now</b>")
     transport = SendGridTransport("SG.test-key", host=sendgrid.host)

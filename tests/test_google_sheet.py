@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from outreach.db import Database
 from outreach.errors import ConfigError
-from outreach.google_sheet import GoogleSheetSource, open_google_source
 from outreach.models import Customer, SyncRun
 from outreach.runtime import Runtime
-from outreach.sync import run_sync, sync_now, sync_status
+from outreach.sheet.google_sheet import GoogleSheetSource, open_google_source
+from outreach.sheet.sync import run_sync, sync_now, sync_status
 from tests.conftest import MONDAY_9AM_NY, make_settings
 from tests.fakes.google_sheets import FakeGoogleSheets
 from tests.sheets import GoogleSheet, liked_best_in_the_database, log_call, team_tabs

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from outreach import lease
 from outreach.db import Database
-from outreach.inbound_poll import InboundPoll
 from outreach.models import Lead, OutboxMessage
-from outreach.sync import SYNC_LEASE, run_sync
+from outreach.sheet.inbound_poll import InboundPoll
+from outreach.sheet.sync import SYNC_LEASE, run_sync
 from outreach.worker import default_jobs
 from tests.conftest import MONDAY_9AM_NY, make_settings
 from tests.fakes.google_sheets import FakeGoogleSheets

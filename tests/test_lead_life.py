@@ -12,16 +12,16 @@ from sqlalchemy import select
 from outreach.access import NotAllowed, Viewer
 from outreach.db import Database
 from outreach.errors import OutreachError
-from outreach.followup import start_following_up
-from outreach.lead_life import appointments_due, lead_life, log_next_step, search_leads
-from outreach.leads import close_as_duplicate, log_followup, reassign, undo_duplicate
-from outreach.metrics import Filters, team_report
+from outreach.leads.followup import start_following_up
+from outreach.leads.lead_life import appointments_due, lead_life, log_next_step, search_leads
+from outreach.leads.leads import close_as_duplicate, log_followup, reassign, undo_duplicate
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import Lead, LeadEvent, NagItem, OutboxMessage, Rep
-from outreach.outbox import Email, enqueue
 from outreach.runtime import Runtime
-from outreach.sync import run_sync
+from outreach.sheet.sync import run_sync
+from outreach.sheet.write_back import LEAD_HEADER, leads_table, team_summary_table
+from outreach.team.metrics import Filters, team_report
 from outreach.team_settings import TeamSettings
-from outreach.write_back import LEAD_HEADER, leads_table, team_summary_table
 from tests.factories import add_lead, add_rep
 from tests.test_call_list import NEW_YORK, at, call_lists, run_worker
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from outreach import clock
 from outreach.access import Viewer
-from outreach.leads import log_followup
+from outreach.leads.leads import log_followup
 from outreach.models import Lead, Rep
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
 from outreach.db import Database
-from outreach.metrics import Filters, TeamReport, report_for, summary_rows, team_report
 from outreach.models import Call, Lead, LeadEvent, PlannedCall, Rep
+from outreach.sheet.write_back import TEAM_SUMMARY_TAB, tables_to_write
+from outreach.team.metrics import Filters, TeamReport, report_for, summary_rows, team_report
 from outreach.team_settings import TeamSettings
-from outreach.write_back import TEAM_SUMMARY_TAB, tables_to_write
 from tests.factories import add_customer, add_lead, add_rep
 
 MONDAY = date(2026, 11, 16)

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from outreach import clock
 from outreach.access import Viewer
-from outreach.leads import reassign
+from outreach.leads.leads import reassign
+from outreach.leads.nagging import NagGate
+from outreach.mail.outbox import Verdict, deliver_due
 from outreach.models import Lead, NagItem, OutboxMessage, Rep, TeamSetting
-from outreach.nagging import NagGate
-from outreach.outbox import Verdict, deliver_due
 from outreach.runtime import Runtime, sender, team_settings
 from outreach.team_settings import parse_team_settings
 from outreach.worker import deliver_mail, nag

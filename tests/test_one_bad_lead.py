@@ -39,7 +39,7 @@ def test_a_lead_from_year_one_does_not_stop_the_other_escalations(team: Team, ca
 def test_data_status_names_what_was_set_aside_and_a_skipped_sync(demo_app) -> None:  # type: ignore[no-untyped-def]
     from outreach import clock, lease
     from outreach.job_problems import note
-    from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync
+    from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync
     from outreach.worker import LEASE_NAME
     from tests.apptest import MANAGER, open_app
 

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from outreach import clock as outreach_clock
 from outreach.db import Database
-from outreach.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
+from outreach.mail.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
+from outreach.mail.outbox import CLAIM_FOR, GIVE_UP_AFTER, Email, claim, deliver_due, enqueue, renew_claim
 from outreach.models import OutboxMessage
-from outreach.outbox import CLAIM_FOR, GIVE_UP_AFTER, Email, claim, deliver_due, enqueue, renew_claim
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.sendgrid_server import FakeSendGrid, Fault
 

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from outreach.access import Viewer
-from outreach.calls import CallInput, log_call
+from outreach.calls.calls import CallInput, log_call
+from outreach.calls.planner import plan_day, rank, replace_planned_call, todays_plan
 from outreach.db import Database
 from outreach.errors import OutreachError
 from outreach.models import Call, Customer, PlannedCall
-from outreach.planner import plan_day, rank, replace_planned_call, todays_plan
 from outreach.team_settings import TeamSettings
 from tests.conftest import MONDAY_9AM_NY
 from tests.factories import add_customer, add_rep

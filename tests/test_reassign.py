@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from outreach.access import Viewer
 from outreach.errors import OutreachError
-from outreach.leads import (
+from outreach.leads.leads import (
     KEPT,
     REOPENED,
     UNDONE,

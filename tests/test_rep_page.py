@@ -12,8 +12,8 @@ import time_machine
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from outreach.calls.planner import build_due_plans
 from outreach.models import Call, Customer, Lead, LeadEvent, OutboxMessage, PlannedCall, Rep
-from outreach.planner import build_due_plans
 from outreach.runtime import Runtime, team_settings
 from tests.apptest import open_app
 from tests.factories import add_lead
@@ -494,7 +494,7 @@ def test_an_e_mail_link_to_a_won_lead_shows_its_history_not_a_follow_up_form(mon
     from datetime import timedelta
 
     from outreach.access import Viewer
-    from outreach.lead_life import log_next_step
+    from outreach.leads.lead_life import log_next_step
 
     with monday.db.session() as session, session.begin():
         jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))

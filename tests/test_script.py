@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from outreach.script import Person, check_script, render_script
+from outreach.calls.script import Person, check_script, render_script
 from outreach.settings import PROJECT_ROOT
 from outreach.team_settings import parse_team_settings
 
@@ -41,7 +41,7 @@ def test_a_script_that_reaches_into_the_app_or_names_an_unknown_field_is_refused
 # waited for it in-process would hang the suite instead of failing.
 CHILD = """
 import json, sys, time
-from outreach.script import check_script
+from outreach.calls.script import check_script
 started = time.monotonic()
 try:
     check_script(sys.argv[1])

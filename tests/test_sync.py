@@ -19,7 +19,7 @@ from outreach import lease
 from outreach.db import Database
 from outreach.models import Call, Customer, Lead, Rep, SyncRun, TeamSetting
 from outreach.runtime import team_settings
-from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL, SyncResult, run_sync
+from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, SyncResult, run_sync
 from tests.conftest import MONDAY_9AM_NY
 from tests.fakes.google_sheets import FakeGoogleSheets
 from tests.sheets import CUSTOMERS, GoogleSheet, ManagerSheet, WorkbookSheet, team_tabs

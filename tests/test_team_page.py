@@ -17,10 +17,10 @@ from streamlit.testing.v1 import AppTest
 from outreach import clock
 from outreach.access import viewer_for_email
 from outreach.csv_export import csv_bytes
-from outreach.metrics import SUMMARY_DAYS, SUMMARY_HEADER, Filters, report_for, summary_rows
 from outreach.models import Call, Customer, Lead, OutboxMessage, Rep
 from outreach.runtime import Runtime, team_settings
 from outreach.settings import PROJECT_ROOT
+from outreach.team.metrics import SUMMARY_DAYS, SUMMARY_HEADER, Filters, report_for, summary_rows
 from outreach.ui.auth import VIEWER_KEY
 from tests.apptest import MANAGER, open_app
 from tests.factories import add_lead

@@ -11,16 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
+from outreach.calls.script import check_thank_you
 from outreach.db import Database
-from outreach.lead_life import log_next_step
-from outreach.leads import log_followup, reassign
-from outreach.metrics import Filters
+from outreach.leads.lead_life import log_next_step
+from outreach.leads.leads import log_followup, reassign
+from outreach.leads.thanks import done_by_call, mark_done, note_milestone, open_thank_yous, referral_counts
+from outreach.mail.outbox import deliver_due
 from outreach.models import Call, Customer, Lead, OutboxMessage, ThankYou
-from outreach.outbox import deliver_due
-from outreach.referrers import referrer_report, referrer_rows, referrers_for
-from outreach.script import check_thank_you
+from outreach.team.metrics import Filters
+from outreach.team.referrers import referrer_report, referrer_rows, referrers_for
 from outreach.team_settings import TeamSettings, parse_team_settings
-from outreach.thanks import done_by_call, mark_done, note_milestone, open_thank_yous, referral_counts
 from tests.conftest import MONDAY_9AM_NY
 from tests.factories import add_customer, add_lead, add_rep
 from tests.fakes.sendgrid_server import FakeSendGrid
@@ -155,7 +155,7 @@ def test_with_email_the_customer_gets_one_from_the_rep_never_a_do_not_call_one(
 
 def test_the_thank_you_email_matches_sendgrids_contract(database: Database, team: Team,
                                                         sendgrid: FakeSendGrid) -> None:
-    from outreach.mail_transport import Sender, SendGridTransport
+    from outreach.mail.mail_transport import Sender, SendGridTransport
 
     both = setting(**{"Thank Referrers": "both"})
     with database.session() as session, session.begin():

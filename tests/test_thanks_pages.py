@@ -12,13 +12,13 @@ import time_machine
 from sqlalchemy import select
 
 from outreach.access import Viewer
-from outreach.call_list import compose_call_list
-from outreach.leads import log_followup
-from outreach.metrics import Filters
+from outreach.calls.call_list import compose_call_list
+from outreach.calls.planner import build_due_plans
+from outreach.leads.leads import log_followup
 from outreach.models import Customer, PlannedCall, Rep, ThankYou
-from outreach.planner import build_due_plans
-from outreach.referrers import referrers_csv
 from outreach.runtime import Runtime, team_settings
+from outreach.team.metrics import Filters
+from outreach.team.referrers import referrers_csv
 from tests.apptest import MANAGER, open_app
 from tests.factories import add_lead
 from tests.shown import shown

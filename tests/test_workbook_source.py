@@ -24,9 +24,9 @@ from outreach.db import Database
 from outreach.errors import SourceError
 from outreach.models import Customer
 from outreach.settings import PROJECT_ROOT
-from outreach.sheet_source import APP_TABS, WorkbookSource
-from outreach.sync import SyncResult, run_sync
-from outreach.write_back import BUILDERS, LEAD_HEADER
+from outreach.sheet.sheet_source import APP_TABS, WorkbookSource
+from outreach.sheet.sync import SyncResult, run_sync
+from outreach.sheet.write_back import BUILDERS, LEAD_HEADER
 from tests.conftest import MONDAY_9AM_NY
 from tests.sheets import WorkbookSheet, liked_best_in_the_database, log_call, team_tabs
 
@@ -200,7 +200,7 @@ def test_stale_temp_files_of_ours_are_removed_at_the_next_write(sheet: WorkbookS
 SAVE_FOREVER = textwrap.dedent("""
     import sys
     from pathlib import Path
-    from outreach.sheet_source import WorkbookSource
+    from outreach.sheet.sheet_source import WorkbookSource
 
     rows = [[f"row {r} column {c}" for c in range(20)] for r in range(6000)]
     WorkbookSource(Path(sys.argv[1])).write_tabs({"Leads": rows})

@@ -19,8 +19,8 @@ from sqlalchemy import func, select, text
 
 from outreach import clock, lease
 from outreach.db import Database, migrate
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import OutboxMessage, SyncRun
-from outreach.outbox import Email, enqueue
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT
 from outreach.worker import LEASE_NAME, LEASE_TTL, Job, Worker, deliver_mail, sync_if_due

@@ -17,12 +17,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from outreach import clock
 from outreach.access import Viewer, planned_call_for
-from outreach.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.calls import CallInput, FormErrors, ReferralInput, log_call
+from outreach.calls.planner import replace_planned_call
 from outreach.errors import OutreachError
-from outreach.followup import alert_key
-from outreach.leads import log_followup, reassign
+from outreach.leads.followup import alert_key
+from outreach.leads.leads import log_followup, reassign
 from outreach.models import Lead
-from outreach.planner import replace_planned_call
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime
 from outreach.ui.text import md_escape

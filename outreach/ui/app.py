@@ -9,7 +9,7 @@ import streamlit as st
 from outreach import clock
 from outreach.access import Viewer
 from outreach.errors import OutreachError
-from outreach.sync import sync_status
+from outreach.sheet.sync import sync_status
 from outreach.ui.auth import sign_in
 from outreach.ui.context import get_runtime, start_background_worker
 from outreach.ui.text import md_escape

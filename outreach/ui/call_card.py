@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from outreach.access import Viewer
-from outreach.calls import OUTCOMES
+from outreach.calls.calls import OUTCOMES
 from outreach.models import Customer, PlannedCall
 from outreach.phones import display
 from outreach.ui.actions import add_referral, referral_count, remove_referral, save_call, skip_call

@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from outreach.metrics import SPEED_MARKS, DailyCalls, Funnel
+from outreach.team.metrics import SPEED_MARKS, DailyCalls, Funnel
 
 # Buckets edged on the metrics' marks (5 and 15 minutes), closed on the right like the
 # headline's "within 5 minutes": a lead reached at 5:00 sits in the first bar.

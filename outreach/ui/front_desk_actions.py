@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from outreach import clock
 from outreach.access import Viewer
-from outreach.calls import FormErrors
+from outreach.calls.calls import FormErrors
 from outreach.errors import OutreachError
-from outreach.followup import alert_key
-from outreach.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say
+from outreach.leads.followup import alert_key
+from outreach.leads.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say
 from outreach.models import Lead
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from outreach import job_problems, lease
 from outreach.access import Viewer, require_manager
 from outreach.humanize import ago
+from outreach.mail.outbox import recent_messages
 from outreach.models import JobProblem, OutboxMessage
-from outreach.outbox import recent_messages
-from outreach.sync import SyncStatus, sync_status
+from outreach.sheet.sync import SyncStatus, sync_status
 from outreach.ui.text import md_escape
 from outreach.worker import LEASE_NAME, scheduler_alive
 

@@ -18,12 +18,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from outreach import clock
 from outreach.access import NotAllowed, Viewer
 from outreach.errors import OutreachError
-from outreach.lead_life import LATER_STEPS, HistoryEntry, LeadLife, appointments_due, lead_life, log_next_step
+from outreach.leads.lead_life import (
+    LATER_STEPS,
+    HistoryEntry,
+    LeadLife,
+    appointments_due,
+    lead_life,
+    log_next_step,
+)
 from outreach.phones import display
 from outreach.runtime import team_settings
+from outreach.sheet.write_back import STATUS_LABELS
 from outreach.ui.context import get_runtime
 from outreach.ui.text import email_link, md_escape, phone_link
-from outreach.write_back import STATUS_LABELS
 
 LEADS_PAGE = "outreach/ui/pages/leads.py"  # as st.navigation registered it (app.py)
 SAVE_FAILED = "The save failed ({}). Nothing you typed was lost: try again in a moment."

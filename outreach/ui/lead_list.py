@@ -12,7 +12,7 @@ import streamlit as st
 from outreach import clock
 from outreach.access import Viewer
 from outreach.humanize import duration
-from outreach.leads import FOLLOW_UP_OUTCOMES, NEXT_STEPS
+from outreach.leads.leads import FOLLOW_UP_OUTCOMES, NEXT_STEPS
 from outreach.models import Lead, LeadEvent
 from outreach.phones import display
 from outreach.ui.actions import followup_prefix, save_followup

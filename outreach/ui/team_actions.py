@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from outreach import clock
 from outreach.access import Viewer
 from outreach.errors import OutreachError
-from outreach.leads import close_as_duplicate, undo_duplicate
+from outreach.leads.leads import close_as_duplicate, undo_duplicate
 from outreach.models import Lead
 from outreach.runtime import team_settings
 from outreach.ui.actions import SAVE_FAILED

@@ -1,7 +1,7 @@
 """Today's "Say thank you" items: the customers whose referral was reached, booked or won.
 
 Each is one line with the customer's number, an optional note and one click to mark it done.
-Logging any call with the customer marks it done too (outreach.thanks).
+Logging any call with the customer marks it done too (outreach.leads.thanks).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from outreach import clock
 from outreach.access import Viewer
 from outreach.errors import OutreachError
+from outreach.leads.thanks import ThankYouItem, mark_done, open_thank_yous
 from outreach.phones import display
-from outreach.thanks import ThankYouItem, mark_done, open_thank_yous
 from outreach.ui.context import get_runtime
 from outreach.ui.text import md_escape, phone_link
 

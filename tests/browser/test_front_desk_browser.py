@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from outreach.access import Viewer
 from outreach.db import Database
-from outreach.front_desk import IntakeInput, save_intake
+from outreach.leads.front_desk import IntakeInput, save_intake
 from outreach.models import Customer, Lead, Rep
 from outreach.runtime import team_settings
 from tests.browser.test_rep_page_browser import MONDAY_11AM_NY, chromium, screenshot_path, serve

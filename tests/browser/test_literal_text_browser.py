@@ -19,8 +19,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from outreach.db import Database
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import Customer, Lead, PlannedCall, Rep
-from outreach.outbox import Email, enqueue
 from tests.browser.test_rep_page_browser import MONDAY_11AM_NY, chromium, serve
 
 pytestmark = pytest.mark.browser

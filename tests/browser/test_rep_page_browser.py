@@ -23,14 +23,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
+from outreach.calls.planner import build_due_plans
 from outreach.db import Database, migrate
 from outreach.demo_data import committed_demo_workbook
 from outreach.demo_history import play_history
-from outreach.planner import build_due_plans
 from outreach.runtime import team_settings
 from outreach.settings import PROJECT_ROOT
-from outreach.sheet_source import WorkbookSource
-from outreach.sync import run_sync
+from outreach.sheet.sheet_source import WorkbookSource
+from outreach.sheet.sync import run_sync
 
 CHROMIUM = "/usr/bin/chromium"
 MONDAY_11AM_NY = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 08:00 in Los Angeles

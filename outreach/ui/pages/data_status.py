@@ -10,7 +10,7 @@ import streamlit as st
 
 from outreach import clock
 from outreach.errors import OutreachError
-from outreach.sync import SyncStatus, sync_now
+from outreach.sheet.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
 from outreach.ui.health import health_summary, mail_failures_table, read_health, set_aside_table

@@ -14,8 +14,8 @@ import streamlit as st
 
 from outreach import clock
 from outreach.access import NotAllowed
-from outreach.front_desk import Caller, IntakeRow, look_up_caller, todays_intakes
-from outreach.leads import working_reps
+from outreach.leads.front_desk import Caller, IntakeRow, look_up_caller, todays_intakes
+from outreach.leads.leads import working_reps
 from outreach.runtime import team_settings
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime

@@ -13,16 +13,16 @@ import streamlit as st
 from sqlalchemy import select
 
 from outreach.access import Viewer
-from outreach.lead_life import FILTER_LABELS, SEARCH_LIMIT, search_leads
+from outreach.leads.lead_life import FILTER_LABELS, SEARCH_LIMIT, search_leads
 from outreach.models import Lead, Rep
 from outreach.phones import display
 from outreach.runtime import team_settings
+from outreach.sheet.write_back import STATUS_LABELS
 from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 from outreach.ui.lead_detail import appointments_due_panel, lead_detail
 from outreach.ui.params import row_id
-from outreach.write_back import STATUS_LABELS
 
 
 def result_rows(leads: list[Lead], owners: dict[int, str], region: str, zone: ZoneInfo) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from outreach.outbox import recent_messages
+from outreach.mail.outbox import recent_messages
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 from outreach.ui.text import email_link, md_escape

@@ -1,6 +1,6 @@
 """The manager's view: is the team calling, asking, and following up fast?
 
-Everything here comes from one team report (outreach.metrics) for the chosen
+Everything here comes from one team report (outreach.team.metrics) for the chosen
 dates and reps; the same per-rep table is the CSV download and the sheet's
 Team Summary tab.
 """
@@ -18,8 +18,11 @@ from outreach import clock
 from outreach.access import Viewer
 from outreach.csv_export import csv_bytes
 from outreach.humanize import duration, short_duration
-from outreach.leads import duplicate_candidates, match_reason, recent_duplicates, working_reps
-from outreach.metrics import (
+from outreach.leads.leads import duplicate_candidates, match_reason, recent_duplicates, working_reps
+from outreach.models import Lead, Rep
+from outreach.phones import display
+from outreach.runtime import team_settings
+from outreach.team.metrics import (
     SUMMARY_DAYS,
     SUMMARY_HEADER,
     Filters,
@@ -30,10 +33,7 @@ from outreach.metrics import (
     report_for,
     summary_rows,
 )
-from outreach.models import Lead, Rep
-from outreach.phones import display
-from outreach.referrers import REFERRERS_HEADER, REP_HEADER, referrer_rows, referrers_csv, referrers_for
-from outreach.runtime import team_settings
+from outreach.team.referrers import REFERRERS_HEADER, REP_HEADER, referrer_rows, referrers_csv, referrers_for
 from outreach.team_settings import TeamSettings
 from outreach.ui import charts
 from outreach.ui.actions import flash, reassign_lead

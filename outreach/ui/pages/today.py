@@ -17,13 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from outreach import clock
 from outreach.access import NotAllowed, Viewer, check_rep, lead_for
 from outreach.business_hours import WorkCalendar
-from outreach.leads import lead_histories, lead_history, leads_to_follow_up
+from outreach.calls.planner import local_day, plan_day, visible_plan
+from outreach.calls.script import Person, render_script
+from outreach.leads.leads import lead_histories, lead_history, leads_to_follow_up
+from outreach.leads.thanks import referral_counts
 from outreach.models import FRONT_DESK, Call, Customer, Lead, Rep
-from outreach.planner import local_day, plan_day, visible_plan
 from outreach.runtime import team_settings
-from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
-from outreach.thanks import referral_counts
 from outreach.ui.actions import flash
 from outreach.ui.auth import current_viewer
 from outreach.ui.call_card import customer_card

@@ -13,10 +13,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
-from outreach.followup import start_following_up
-from outreach.inbound_rows import InboundRecord
-from outreach.leads import InboundRoundRobin
+from outreach.leads.followup import start_following_up
+from outreach.leads.leads import InboundRoundRobin
 from outreach.models import Lead, Rep
+from outreach.sheet.inbound_rows import InboundRecord
 from outreach.team_settings import TeamSettings
 
 

@@ -40,7 +40,7 @@ from sqlalchemy import ColumnElement, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
-from outreach.leads import overdue_cutoff
+from outreach.leads.leads import overdue_cutoff
 from outreach.models import OPEN_STATUSES, Call, Lead, LeadEvent, PlannedCall, Rep
 from outreach.team_settings import TeamSettings
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from outreach.phones import to_e164
-from outreach.sheet_tabs import INBOUND, RowProblem, SheetRow
+from outreach.sheet.sheet_tabs import INBOUND, RowProblem, SheetRow
+from outreach.sheet.validation import RowCheck, known_owner, optional_email
 from outreach.team_settings import TeamSettings
-from outreach.validation import RowCheck, known_owner, optional_email
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,11 @@ from sqlalchemy.orm import Session
 
 from outreach.business_hours import WorkCalendar
 from outreach.db import Database, insert_new
-from outreach.followup import escalation_at, next_reminder_at
 from outreach.job_problems import note
-from outreach.lead_emails import escalation_email, lead_facts, reminder_email, urgency
+from outreach.leads.followup import escalation_at, next_reminder_at
+from outreach.leads.lead_emails import escalation_email, lead_facts, reminder_email, urgency
+from outreach.mail.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent_keys
 from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
-from outreach.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent_keys
 from outreach.team_settings import TeamSettings
 
 log = logging.getLogger(__name__)

@@ -35,12 +35,12 @@ from outreach import lease
 from outreach.db import Database, database_reason
 from outreach.errors import OutreachError, SourceError
 from outreach.humanize import ago
-from outreach.inbound import import_inbound
-from outreach.inbound_rows import InboundRecord, validate_inbound
 from outreach.job_problems import reason_of
 from outreach.models import Customer, Lease, Rep, SyncRun, TeamSetting
-from outreach.sheet_source import SheetSource, Table
-from outreach.sheet_tabs import (
+from outreach.sheet.inbound import import_inbound
+from outreach.sheet.inbound_rows import InboundRecord, validate_inbound
+from outreach.sheet.sheet_source import SheetSource, Table
+from outreach.sheet.sheet_tabs import (
     CUSTOMERS,
     INBOUND,
     READ_TABS,
@@ -50,8 +50,7 @@ from outreach.sheet_tabs import (
     SheetRow,
     parse_tab,
 )
-from outreach.team_settings import SettingProblem, TeamSettings, normalise_key, parse_team_settings
-from outreach.validation import (
+from outreach.sheet.validation import (
     CustomerRecord,
     CustomerRows,
     KnownCustomer,
@@ -59,7 +58,8 @@ from outreach.validation import (
     validate_customers,
     validate_reps,
 )
-from outreach.write_back import BUILDERS, tables_to_write
+from outreach.sheet.write_back import BUILDERS, tables_to_write
+from outreach.team_settings import SettingProblem, TeamSettings, normalise_key, parse_team_settings
 
 log = logging.getLogger(__name__)
 

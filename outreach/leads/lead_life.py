@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session, aliased
 
 from outreach.access import Viewer, lead_for, leads_visible_to
 from outreach.errors import OutreachError
-from outreach.followup import stop_following_up
-from outreach.front_desk import CALLED_AGAIN, INTAKE
-from outreach.leads import FOLLOW_UP_OUTCOMES, KEPT, NEXT_STEPS, REOPENED, UNDONE
+from outreach.leads.followup import stop_following_up
+from outreach.leads.front_desk import CALLED_AGAIN, INTAKE
+from outreach.leads.leads import FOLLOW_UP_OUTCOMES, KEPT, NEXT_STEPS, REOPENED, UNDONE
+from outreach.leads.thanks import note_milestone
 from outreach.models import CLOSED_STATUSES, Customer, Lead, LeadEvent, NagItem, OutboxMessage, Rep
-from outreach.thanks import note_milestone
 
 # The Leads page's filters. "Open" is everything without an outcome yet, Connected included:
 # a lead someone talked to but did not book is exactly what gets forgotten.

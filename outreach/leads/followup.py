@@ -12,7 +12,7 @@ The schedule, in the owner's own time zone (all values from the Settings tab):
 
 Like healthchecks' nags, the schedule lives in the database: each lead stores
 ``next_reminder_at`` and ``reminders_sent``. This module decides those times;
-:mod:`outreach.nagging` is the worker's step that sends what is due, one e-mail
+:mod:`outreach.leads.nagging` is the worker's step that sends what is due, one e-mail
 per person. Voicemails and no-answers are attempts, not follow-ups: they never
 stop the nagging.
 """
@@ -27,9 +27,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from outreach.business_hours import WorkCalendar
-from outreach.lead_emails import alert_email, handover_email, lead_facts, left_you_email
+from outreach.leads.lead_emails import alert_email, handover_email, lead_facts, left_you_email
+from outreach.mail.outbox import enqueue
 from outreach.models import Lead, LeadEvent, Rep
-from outreach.outbox import enqueue
 from outreach.team_settings import TeamSettings
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import Viewer, require_manager
-from outreach.metrics import Filters
 from outreach.models import Call, Customer, Lead, Rep
+from outreach.team.metrics import Filters
 from outreach.team_settings import TeamSettings
 
 REFERRERS_HEADER = ["Customer ID", "Customer", "Company", "Owner", "Referrals", "Reached", "Appointments",
@@ -137,7 +137,7 @@ def period_label(filters: Filters) -> str:
 
 def referrers_table(session: Session, team: TeamSettings, now: datetime) -> list[list[object]]:
     """The Referrers tab: the Team page's table for the same period as Team Summary."""
-    from outreach.metrics import summary_filters
+    from outreach.team.metrics import summary_filters
 
     filters = summary_filters(now, team)
     rows = referrer_rows(referrer_report(session, filters, team))

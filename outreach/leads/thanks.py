@@ -24,12 +24,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer, check_rep
-from outreach.emails import render_email
+from outreach.calls.script import Person, render_thank_you
 from outreach.errors import OutreachError
+from outreach.mail.emails import render_email
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import Call, Customer, Lead, OutboxMessage, Rep, ThankYou
-from outreach.outbox import Email, enqueue
 from outreach.runtime import team_settings
-from outreach.script import Person, render_thank_you
 from outreach.team_settings import TeamSettings
 
 MILESTONES = ("reached", "appointment", "won")  # in the order a referral reaches them

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from outreach.access import NotAllowed, Viewer, lead_for, leads_visible_to
 from outreach.business_hours import WorkCalendar
 from outreach.errors import OutreachError
-from outreach.followup import hand_over, resume_following_up, stop_following_up
+from outreach.leads.followup import hand_over, resume_following_up, stop_following_up
+from outreach.leads.thanks import note_milestone
 from outreach.models import CLOSED_STATUSES, FRONT_DESK, MANAGER, OPEN_STATUSES, Lead, LeadEvent, Rep
 from outreach.team_settings import TeamSettings
-from outreach.thanks import note_milestone
 
 
 def overdue_cutoff(now: datetime, team: TeamSettings) -> datetime:
@@ -251,7 +251,7 @@ def undo_duplicate(session: Session, viewer: Viewer, lead_id: int, team: TeamSet
 
 
 # Events that set a lead's status: a logged conversation, and a next step logged without a call
-# (outreach.lead_life writes those as "next_step"). The latest one says what the lead was.
+# (outreach.leads.lead_life writes those as "next_step"). The latest one says what the lead was.
 STATUS_EVENTS = ("connected", "next_step")
 
 

@@ -29,15 +29,15 @@ from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
 from outreach.business_hours import WorkCalendar
-from outreach.calls import FormErrors
-from outreach.followup import alert_key, hand_over, start_following_up
-from outreach.lead_emails import called_again_email, lead_facts
-from outreach.leads import InboundRoundRobin, working_reps
+from outreach.calls.calls import FormErrors
+from outreach.leads.followup import alert_key, hand_over, start_following_up
+from outreach.leads.lead_emails import called_again_email, lead_facts
+from outreach.leads.leads import InboundRoundRobin, working_reps
+from outreach.mail.outbox import enqueue
 from outreach.models import Customer, Lead, LeadEvent, Rep
-from outreach.outbox import enqueue
 from outreach.phones import to_e164
+from outreach.sheet.validation import normalise_email
 from outreach.team_settings import TeamSettings
-from outreach.validation import normalise_email
 
 INTAKE, CALLED_AGAIN = "intake", "called_again"  # the LeadEvent outcomes the front desk writes
 LIVE_STATUSES = ("new", "attempted", "connected", "appointment")  # a caller with one of these: no new lead

@@ -20,19 +20,19 @@ from sqlalchemy.orm import Session
 
 from outreach.access import Viewer
 from outreach.business_hours import WorkCalendar
-from outreach.emails import render_email
+from outreach.calls.planner import todays_plan
+from outreach.calls.script import Person, render_script
 from outreach.humanize import duration
 from outreach.job_problems import note
-from outreach.lead_life import appointments_due
-from outreach.leads import is_overdue, open_leads
+from outreach.leads.lead_life import appointments_due
+from outreach.leads.leads import is_overdue, open_leads
+from outreach.leads.thanks import open_thank_yous
 from outreach.links import lead_page_url, lead_url
+from outreach.mail.emails import render_email
+from outreach.mail.outbox import Email, enqueue
 from outreach.models import Customer, OutboxMessage, Rep
-from outreach.outbox import Email, enqueue
 from outreach.phones import display
-from outreach.planner import todays_plan
-from outreach.script import Person, render_script
 from outreach.team_settings import TeamSettings
-from outreach.thanks import open_thank_yous
 
 log = logging.getLogger(__name__)
 

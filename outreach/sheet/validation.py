@@ -19,7 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from outreach.models import FRONT_DESK
 from outreach.phones import to_e164
-from outreach.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
+from outreach.sheet.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
 from outreach.team_settings import MAX_DAILY_CALLS, TeamSettings, parse_time_zone, parse_whole_number
 
 _YES = {"yes", "y", "true", "x", "1", "✓", "✔"}

@@ -17,15 +17,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer, leads_visible_to, planned_call_for
+from outreach.calls.planner import replace_planned_call
 from outreach.errors import OutreachError
-from outreach.followup import start_following_up
-from outreach.leads import concern_owner
+from outreach.leads.followup import start_following_up
+from outreach.leads.leads import concern_owner
+from outreach.leads.thanks import done_by_call
 from outreach.models import Call, Customer, Lead, PlannedCall, Rep
 from outreach.phones import to_e164
-from outreach.planner import replace_planned_call
+from outreach.sheet.validation import normalise_email
 from outreach.team_settings import TeamSettings
-from outreach.thanks import done_by_call
-from outreach.validation import normalise_email
 
 OUTCOMES = {
     "connected": "Connected",

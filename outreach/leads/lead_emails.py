@@ -2,7 +2,7 @@
 
 Each function takes what it shows already loaded (:func:`lead_facts` reads the
 referrers and last attempts of many leads in two queries) and returns an
-:class:`~outreach.outbox.Email` ready to queue. Several leads in one e-mail are
+:class:`~outreach.mail.outbox.Email` ready to queue. Several leads in one e-mail are
 listed most urgent first: concerns, then the longest waiting.
 """
 
@@ -15,11 +15,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.emails import render_email
 from outreach.humanize import ago, duration
 from outreach.links import lead_url, reassign_url
+from outreach.mail.emails import render_email
+from outreach.mail.outbox import Email
 from outreach.models import Customer, Lead, LeadEvent, Rep
-from outreach.outbox import Email
 from outreach.phones import display
 from outreach.team_settings import TeamSettings
 

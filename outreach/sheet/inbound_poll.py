@@ -23,14 +23,14 @@ from sqlalchemy import select
 
 from outreach import lease
 from outreach.db import Database
-from outreach.followup import alert_key
-from outreach.inbound import import_inbound
-from outreach.inbound_rows import validate_inbound
+from outreach.leads.followup import alert_key
 from outreach.models import Rep
 from outreach.runtime import team_settings
-from outreach.sheet_source import SheetSource
-from outreach.sheet_tabs import INBOUND, parse_tab
-from outreach.sync import SYNC_LEASE, SYNC_LEASE_TTL
+from outreach.sheet.inbound import import_inbound
+from outreach.sheet.inbound_rows import validate_inbound
+from outreach.sheet.sheet_source import SheetSource
+from outreach.sheet.sheet_tabs import INBOUND, parse_tab
+from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from outreach.emails import environment
+from outreach.mail.emails import environment
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from outreach.db import Database, insert_new
 from outreach.logs import redact
-from outreach.mail_transport import DeliveryError, MailTransport, Sender
+from outreach.mail.mail_transport import DeliveryError, MailTransport, Sender
 from outreach.models import OutboxMessage
 
 log = logging.getLogger(__name__)

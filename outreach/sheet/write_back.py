@@ -19,11 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from outreach.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
 from outreach.models import Call, Customer, Lead, Rep
 from outreach.phones import display
-from outreach.referrers import referrers_table
-from outreach.sheet_source import (
+from outreach.sheet.sheet_source import (
     CALL_LOG_TAB,
     LEADS_TAB,
     REFERRERS_TAB,
@@ -34,6 +32,8 @@ from outreach.sheet_source import (
     fitted_cell,
     writable_text,
 )
+from outreach.team.metrics import SUMMARY_HEADER, summary_filters, summary_rows, team_report
+from outreach.team.referrers import referrers_table
 from outreach.team_settings import TeamSettings
 
 __all__ = ["BUILDERS", "CALL_LOG_TAB", "LEADS_TAB", "REFERRERS_TAB", "TEAM_SUMMARY_TAB", "tables_to_write"]

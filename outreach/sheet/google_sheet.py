@@ -42,7 +42,7 @@ from tenacity import (
 
 from outreach.errors import ConfigError, SourceError
 from outreach.settings import Settings
-from outreach.sheet_source import Table, fitted_table, matching_title
+from outreach.sheet.sheet_source import Table, fitted_table, matching_title
 
 log = logging.getLogger(__name__)
 

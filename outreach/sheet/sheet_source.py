@@ -39,7 +39,7 @@ LEADS_TAB = "Leads"
 CALL_LOG_TAB = "Call Log"
 TEAM_SUMMARY_TAB = "Team Summary"
 REFERRERS_TAB = "Referrers"
-# The tabs the app writes (outreach.write_back builds them); a workbook keeps them in its side file.
+# The tabs the app writes (outreach.sheet.write_back builds them); a workbook keeps them in its side file.
 APP_TABS = (LEADS_TAB, CALL_LOG_TAB, TEAM_SUMMARY_TAB, REFERRERS_TAB)
 
 XLSX_CELL_LIMIT = 32_767  # Excel's most characters in one cell

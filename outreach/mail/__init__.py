@@ -1,0 +1,1 @@
+"""E-mail: the outbox every message goes through, the templates, and SendGrid."""

@@ -1,0 +1,1 @@
+"""The manager's numbers: calls, referrals, speed to lead, excuses, and who refers."""
