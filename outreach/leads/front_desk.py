@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import false, func, or_, select
+from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from outreach.access import NotAllowed, Viewer
@@ -109,7 +110,8 @@ def _email_of(text: str) -> str | None:
         return None
 
 
-def _matching(column_phone, column_email, phone: str | None, email: str | None):  # type: ignore[no-untyped-def]
+def _matching(column_phone: Any, column_email: Any, phone: str | None,
+              email: str | None) -> ColumnElement[bool]:
     conditions = [column_phone == phone] if phone else []
     if email:
         conditions.append(column_email == email)

@@ -173,3 +173,8 @@ def test_a_manager_sees_the_team_at_work(server_with_history: str, tmp_path: Pat
         referrers.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         referrers.screenshot(path=str(screenshot_path("referrers.png", tmp_path)))
+        with page.expect_download() as download:  # made when clicked, by the server
+            referrers.get_by_role("button", name="Download CSV").click()
+        csv_text = Path(download.value.path()).read_text(encoding="utf-8")
+        assert csv_text.startswith('"Customer ID","Customer","Company","Owner","Referrals"')
+        assert csv_text.count("\n") > 10

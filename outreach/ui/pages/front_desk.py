@@ -7,16 +7,18 @@ someone new. Enter in any other field saves. Below the form: today's callers and
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
 from outreach import clock
-from outreach.access import NotAllowed
+from outreach.access import NotAllowed, Viewer
 from outreach.leads.front_desk import Caller, IntakeRow, look_up_caller, todays_intakes
 from outreach.leads.leads import working_reps
 from outreach.runtime import team_settings
+from outreach.team_settings import TeamSettings
 from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 from outreach.ui.front_desk_actions import NOBODY, form_prefix, hand_on, save
@@ -76,8 +78,7 @@ def _caller_note(caller: Caller) -> None:
                 "Saving tells the owner they called again; no second lead.", icon=":material/replay:")
 
 
-def _form(viewer, prefix: str, caller: Caller, reps: dict[str, str],  # type: ignore[no-untyped-def]
-          errors: dict[str, str]) -> None:
+def _form(viewer: Viewer, prefix: str, caller: Caller, reps: dict[str, str], errors: dict[str, str]) -> None:
     with st.form(f"{prefix}form", border=False, enter_to_submit=True):
         left, right = st.columns(2)
         left.text_input("First name", key=f"{prefix}first_name")
@@ -101,12 +102,13 @@ def _form(viewer, prefix: str, caller: Caller, reps: dict[str, str],  # type: ig
                               on_click=save, args=(viewer, prefix))
 
 
-def _error(where, errors: dict[str, str], field: str) -> None:  # type: ignore[no-untyped-def]
+def _error(where: Any, errors: dict[str, str], field: str) -> None:
+    """``where``: st or a column, so the message sits under its field."""
     if field in errors:
         where.error(md_escape(errors[field]))
 
 
-def _intakes(viewer, team) -> None:  # type: ignore[no-untyped-def]
+def _intakes(viewer: Viewer, team: TeamSettings) -> None:
     now = clock.now()
     try:
         with get_runtime().db.session() as session:
