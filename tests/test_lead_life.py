@@ -90,6 +90,7 @@ def test_an_appointment_keeps_its_time_and_a_loss_its_reason(team: Team) -> None
     ("lost", {"lost_reason": "   "}, "say why it was lost"),
     ("connected", {}, "choose the next step"),
     ("appointment", {"appointment_at": datetime(2026, 11, 18, 10)}, "the appointment time has no time zone"),
+    ("appointment", {"appointment_at": NOW - timedelta(days=1)}, "that time has passed"),
 ])
 def test_a_next_step_needs_what_it_means(team: Team, name: str, kwargs: dict[str, object],
                                          message: str) -> None:

@@ -50,6 +50,11 @@ def test_a_rep_filters_and_searches_only_their_own_leads(demo_app: Runtime) -> N
     manager = open_app(LEADS, as_email=MANAGER)
     manager.text_input(key="leads_search").input("quinn").run()
     assert table_names(manager) == ["Quinn Priyas", "Quinn Talked"]
+    assert not at.get("selectbox") or "leads_owner" not in [s.key for s in at.selectbox]  # a rep's own
+    with demo_app.db.session() as session:
+        priya = session.scalar(select(Rep.id).where(Rep.email == PRIYA))
+    manager.selectbox(key="leads_owner").set_value(str(priya)).run()
+    assert table_names(manager) == ["Quinn Priyas"]  # a manager narrows the list to one owner
 
 
 def test_a_link_opens_the_lead_with_its_whole_history(demo_app: Runtime) -> None:

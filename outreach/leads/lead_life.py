@@ -13,7 +13,7 @@ which are for reaching a new lead fast, not for chasing an outcome.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -42,6 +42,8 @@ LATER_STEPS = {"appointment": "Appointment", "won": "Won", "lost": "Lost", "not_
 NEXT_STEP_OUTCOME = "next_step"  # a LeadEvent outcome: an outcome logged without a call
 SEARCH_LIMIT = 200  # a page of results; a narrower search finds the rest
 LOST_REASON_MAX = 300  # Lead.lost_reason's column length
+# An appointment "now" typed a few minutes late is fine; one in the past is a slip of the date picker.
+APPOINTMENT_GRACE = timedelta(minutes=30)
 
 
 def _like(text: str) -> str:
@@ -193,6 +195,9 @@ def log_next_step(session: Session, viewer: Viewer, lead_id: int, step: str, now
         raise OutreachError("an appointment needs a date and time")
     if appointment_at is not None and appointment_at.tzinfo is None:
         raise OutreachError("the appointment time has no time zone")
+    if step == "appointment" and appointment_at is not None and appointment_at < now - APPOINTMENT_GRACE:
+        raise OutreachError("that time has passed: choose when the appointment will be "
+                            "(or log what came of it: won, lost or not a fit)")
     if step == "lost" and not reason:
         raise OutreachError("say why it was lost")
     if len(reason) > LOST_REASON_MAX:

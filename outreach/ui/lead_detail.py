@@ -101,7 +101,8 @@ def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo) 
     chosen = state.get(f"{prefix}step")
     if chosen == "appointment":
         today = clock.now().astimezone(zone).date()
-        st.date_input("Appointment date", value=today + timedelta(days=1), key=f"{prefix}date")
+        st.date_input("Appointment date", value=today + timedelta(days=1), min_value=today,
+                      key=f"{prefix}date")
         st.time_input(f"Time ({md_escape(zone.key)})", value=DEFAULT_MEETING, key=f"{prefix}time", step=900)
     elif chosen == "lost":
         st.text_input("Why was it lost?", key=f"{prefix}reason", max_chars=300)

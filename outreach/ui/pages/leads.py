@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from outreach.access import Viewer
 from outreach.leads.lead_life import FILTER_LABELS, SEARCH_LIMIT, search_leads
+from outreach.leads.leads import working_reps
 from outreach.models import Lead, Rep
 from outreach.phones import display
 from outreach.runtime import team_settings
@@ -48,13 +49,26 @@ def linked_lead() -> int | None:
     return lead_id
 
 
+EVERYONE = "everyone"
+
+
+def owner_filter(viewer: Viewer, reps: list[Rep]) -> int | None:
+    """A manager may narrow the list to one owner; a rep's list is theirs already."""
+    if not viewer.is_manager:
+        return None
+    names = {EVERYONE: "Everyone", **{str(r.id): r.name for r in reps}}
+    chosen = st.selectbox("Owner", list(names), format_func=names.get, key="leads_owner")
+    return None if chosen in (None, EVERYONE) else int(chosen)
+
+
 def results(viewer: Viewer) -> list[Lead]:
     filters = st.multiselect("Status", list(FILTER_LABELS), default=["open"], format_func=FILTER_LABELS.get,
                              key="leads_status")
     text = st.text_input("Search by name, phone or e-mail", key="leads_search")
     runtime = get_runtime()
     with runtime.db.session() as session:
-        found = search_leads(session, viewer, filters, text) if filters else []
+        owner_id = owner_filter(viewer, working_reps(session))
+        found = search_leads(session, viewer, filters, text, owner_id=owner_id) if filters else []
         owners = {r.id: r.name for r in session.scalars(select(Rep))}
         region = team_settings(session).phone_region
     if not found:
