@@ -101,7 +101,7 @@ def hand_over(session: Session, lead: Lead, previous: Rep, manager: Rep, team: T
                                         now, alert_key(lead)), now)
     if previous.active and previous.id != manager.id:  # the manager who moved it already knows
         enqueue(session, left_you_email(lead, owner, previous, manager, team, now,
-                                        f"left-you:{alert_key(lead)}"), now)
+                                        handover_keys(lead)[1]), now)
 
 
 def resume_following_up(session: Session, lead: Lead, team: TeamSettings, now: datetime) -> None:
@@ -123,6 +123,12 @@ def alert_key(lead: Lead) -> str:
     key = f"alert:{lead.id}:{lead.owner_id}"
     # The first assignment keeps the key alerts had before reassignments were counted.
     return f"{key}:{handovers}" if handovers else key
+
+
+def handover_keys(lead: Lead) -> tuple[str, str]:
+    """The outbox keys of a handover's two e-mails: the new owner's alert, the previous owner's note."""
+    key = alert_key(lead)
+    return key, f"left-you:{key}"
 
 
 def stop_following_up(lead: Lead) -> None:

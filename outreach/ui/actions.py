@@ -20,7 +20,7 @@ from outreach.access import Viewer, planned_call_for
 from outreach.calls.calls import CallInput, FormErrors, ReferralInput, log_call
 from outreach.calls.planner import replace_planned_call
 from outreach.errors import OutreachError
-from outreach.leads.followup import alert_key
+from outreach.leads.followup import alert_key, handover_keys
 from outreach.leads.leads import log_followup, reassign
 from outreach.models import Lead
 from outreach.runtime import team_settings
@@ -89,10 +89,12 @@ def _next_followup_form(lead_id: int, saved_prefix: str) -> None:
         st.session_state[f"lead{lead_id}_form"] = st.session_state.get(f"lead{lead_id}_form", 0) + 1
 
 
-def _send_alerts(lead_ids: list[int]) -> None:
+def _send_alerts(lead_ids: list[int], *, handover: bool = False) -> None:
+    """The leads' alerts (after a handover, the previous owner's note too), sent at once."""
     runtime = get_runtime()
     with runtime.db.session() as session:
-        keys = [alert_key(lead) for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))]
+        leads = list(session.scalars(select(Lead).where(Lead.id.in_(lead_ids))))
+        keys = [k for lead in leads for k in (handover_keys(lead) if handover else (alert_key(lead),))]
     # Off the page's thread: the rep sees "saved" at once, the alert leaves within seconds.
     threading.Thread(target=deliver_now, args=(runtime, keys), daemon=True).start()
 
@@ -188,5 +190,5 @@ def reassign_lead(viewer: Viewer, lead_id: int, owner_key: str) -> None:
     except SQLAlchemyError as exc:
         st.session_state["flash_error"] = SAVE_FAILED.format(type(exc).__name__)
         return
-    _send_alerts([lead_id])
+    _send_alerts([lead_id], handover=True)
     st.session_state["flash"] = f"{name} reassigned; the new owner is being alerted."

@@ -21,7 +21,7 @@ from outreach import clock
 from outreach.access import Viewer
 from outreach.calls.calls import FormErrors
 from outreach.errors import OutreachError
-from outreach.leads.followup import alert_key
+from outreach.leads.followup import handover_keys
 from outreach.leads.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say
 from outreach.models import Lead
 from outreach.runtime import team_settings
@@ -98,7 +98,7 @@ def hand_on(viewer: Viewer, lead_id: int) -> None:
     try:
         with runtime.db.session() as session, session.begin():
             owner = hand_to_next(session, viewer, lead_id, team_settings(session), clock.now())
-            key = alert_key(session.scalar(select(Lead).where(Lead.id == lead_id)))
+            keys = list(handover_keys(session.scalar(select(Lead).where(Lead.id == lead_id))))
     except FormErrors as exc:
         st.session_state["fd_error"] = "; ".join(exc.errors.values())
         return
@@ -107,5 +107,5 @@ def hand_on(viewer: Viewer, lead_id: int) -> None:
         why = exc if isinstance(exc, OutreachError) else type(exc).__name__
         st.session_state["fd_error"] = f"Not handed on: {why}."
         return
-    send_now([key])
+    send_now(keys)
     st.session_state["fd_done"] = f"Handed on to {owner.name}; they have the e-mail."
