@@ -133,7 +133,7 @@ def test_an_open_lead_calling_again_makes_no_second_lead_and_the_owner_hears_at_
     assert [e.what for e in life.history if "front desk" in e.what] == [
         "Taken in at the front desk", "Called again (the front desk took it)"]
     _alert, called = messages(desk, first.lead_id)
-    assert called.kind == "alert" and called.subject.startswith("Eli Stone called again")
+    assert called.kind == "called-again" and called.subject.startswith("Eli Stone called again")
     assert "Still waiting" in called.text
 
 
@@ -347,3 +347,94 @@ def test_a_manager_sees_the_front_desk_too(desk: Runtime) -> None:
     assert "Rosa Alvarez" not in at.selectbox(key="whose_day").options
     at.switch_page("outreach/ui/pages/front_desk.py").run()
     assert at.title[0].value == "Front desk" and not at.exception
+
+
+# -- found in review ----------------------------------------------------------------------------
+
+def test_a_caller_twice_in_todays_list_has_one_hand_on_button(desk: Runtime) -> None:
+    first = save(desk, first_name="Pam", phone="(617) 555-0171", asked_for_id=viewer(desk, JORDAN).rep_id,
+                 at=MONDAY_10AM_NY - timedelta(minutes=20))
+    save(desk, first_name="Pam", phone="(617) 555-0171", at=MONDAY_10AM_NY - timedelta(minutes=5))
+    with desk.db.session() as session:
+        rows = todays_intakes(session, viewer(desk, ROSA), MONDAY_10AM_NY, team_settings(session))
+    assert [(r.what, r.may_hand_over) for r in rows] == [("Called again", False), ("New lead", True)]
+    assert {r.lead_id for r in rows} == {first.lead_id}
+    at = as_desk()
+    assert not at.exception, at.exception  # one button, one key
+    assert len([b for b in at.button if b.key == f"fd_hand{first.lead_id}"]) == 1
+
+
+def test_what_the_caller_gives_now_beats_the_old_copy(desk: Runtime) -> None:
+    customer = a_customer(desk)
+    with desk.db.session() as session, session.begin():
+        session.get(Customer, customer.id).email = "old@example.org"
+    concern = save(desk, first_name=customer.first_name, email="old@example.org", phone="(617) 555-0199",
+                   reason="Billing")
+    flagged = save(desk, first_name="Quin", email="quin@example.org", phone="555-CALL-ME")
+    again = save(desk, first_name="Quin", email="quin@example.org", phone="(617) 555-0198",
+                 at=MONDAY_10AM_NY + timedelta(minutes=2), reason="Call me on my mobile")
+    with desk.db.session() as session:
+        assert session.get(Lead, concern.lead_id).phone == "+16175550199"  # not the sheet's number
+        lead = session.get(Lead, flagged.lead_id)
+        assert again.lead_id == flagged.lead_id and (lead.phone, lead.phone_as_typed) == ("+16175550198", "")
+    called = messages(desk, flagged.lead_id)[-1]
+    assert "called from +16175550198" in called.text and "Call me on my mobile" in called.text
+
+
+def test_the_front_desk_never_owns_a_lead(desk: Runtime) -> None:
+    from outreach.sheet.inbound import import_inbound
+    from outreach.sheet.inbound_rows import InboundRecord
+
+    with desk.db.session() as session, session.begin():
+        record = InboundRecord(key="t:1", submitted_at="2026-11-23 10:00", first_name="Web",
+                               last_name="Form", phone="+16175550197", email=None, heard_about="", reason="",
+                               owner_email=ROSA, extra={}, row=2, received=MONDAY_10AM_NY)
+        lead, = import_inbound(session, [record], team_settings(session), MONDAY_10AM_NY)
+        assert session.get(Rep, lead.owner_id).role == "rep"  # round-robin, not the desk it named
+        for rep in session.scalars(select(Rep).where(Rep.role == "rep")):
+            rep.active = False  # a team of one manager and the desk
+        from outreach.business_hours import WorkCalendar
+        from outreach.leads.leads import InboundRoundRobin
+
+        owner = InboundRoundRobin(session, WorkCalendar(team_settings(session))).next_owner(MONDAY_10AM_NY)
+        assert owner.role == "manager"
+
+
+def test_a_caller_whose_owner_has_left_goes_to_the_next_rep(desk: Runtime) -> None:
+    first = save(desk, first_name="Ray", phone="(617) 555-0196", asked_for_id=viewer(desk, JORDAN).rep_id)
+    with desk.db.session() as session, session.begin():
+        session.scalar(select(Rep).where(Rep.email == JORDAN)).active = False
+    again = save(desk, first_name="Ray", phone="(617) 555-0196", at=MONDAY_10AM_NY + timedelta(minutes=3))
+    assert (again.kind, again.owner_first_name) == ("called_again", "Priya")
+    with desk.db.session() as session:
+        priya = viewer(desk, "priya.patel@example.com")
+        assert session.get(Lead, first.lead_id).owner_id == priya.rep_id
+    sent = {(m.kind, m.to_email) for m in messages(desk, first.lead_id)}
+    assert ("alert", "priya.patel@example.com") in sent
+
+
+def test_called_again_left_you_and_thank_you_wait_for_their_readers_hours(desk: Runtime) -> None:
+    from outreach.leads.nagging import NagGate
+    from outreach.mail.outbox import SEND
+    from outreach.models import OutboxMessage as Message
+
+    night = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 22:00 in New York
+    with desk.db.session() as session:
+        team = team_settings(session)
+        jordan = viewer(desk, JORDAN)
+    gate = NagGate(desk.db, team)
+    for kind in ("called-again", "left-you", "thank-you"):
+        verdict = gate(Message(key=f"k-{kind}", kind=kind, rep_id=jordan.rep_id, cc=[]), night)
+        assert verdict.hold_until is not None and verdict.hold_until > night, kind
+        assert gate(Message(key=f"k-{kind}", kind=kind, rep_id=jordan.rep_id, cc=[]), MONDAY_10AM_NY) == SEND
+    assert gate(Message(key="k-alert", kind="alert", rep_id=jordan.rep_id, cc=[]), night) == SEND
+
+
+def test_a_failed_save_does_not_leave_the_last_callers_words_up(desk: Runtime) -> None:
+    at = fill(as_desk(), phone="(617) 555-0195", first_name="Sol")
+    at.button(key="fd0_save").click().run()
+    assert any("Tell the caller" in shown(s.value) for s in at.success)
+    fill(at, prefix="fd1_", email="not-an-address")
+    at.button(key="fd1_save").click().run()
+    assert not any("Tell the caller" in shown(s.value) for s in at.success)
+    assert any("ask for the caller's name" in shown(e.value) for e in at.error)

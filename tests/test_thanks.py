@@ -225,3 +225,23 @@ def test_who_refers_on_hand_built_histories(database: Database, team: Team) -> N
     assert referrer_rows(report)[0][-2:] == ["1500.00", ""]
     assert referrer_rows(report)[1][-1] == "yes"
     assert counts == {team["carla"]: (3, 1), team["dev"]: (2, 0)}  # the card counts every referral ever
+
+
+def test_a_lost_deal_owes_no_thank_you_and_keeps_the_one_owed(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        ann = viewer(session, team["ann"])
+        uma = referral(session, team["ann"], team["carla"], "Uma Vale")
+        log_followup(session, ann, uma.id, "connected", NOW, next_step="appointment")
+        log_next_step(session, ann, uma.id, "lost", NOW + timedelta(days=1), lost_reason="Went elsewhere")
+        log_next_step(session, ann, uma.id, "appointment", NOW + timedelta(days=2),
+                      appointment_at=NOW + timedelta(days=3))  # booked again: no news, already thanked for
+        assert [(t.milestone, t.done_at) for t in thank_yous(session)] == [("appointment", None)]
+
+
+def test_the_front_desk_never_owes_a_thank_you(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        add_rep(session, "desk@example.com", role="front desk", daily_calls=0)
+        session.get(Customer, team["carla"]).owner_email = "desk@example.com"
+        vic = referral(session, team["bob"], team["carla"], "Vic Ames")
+        log_followup(session, viewer(session, team["bob"]), vic.id, "connected", NOW)
+        assert thank_yous(session)[0].rep_id == team["bob"]  # the rep who took it, not the desk

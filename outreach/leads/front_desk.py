@@ -33,7 +33,7 @@ from outreach.business_hours import WorkCalendar
 from outreach.calls.calls import FormErrors
 from outreach.leads.followup import alert_key, hand_over, start_following_up
 from outreach.leads.lead_emails import called_again_email, lead_facts
-from outreach.leads.leads import InboundRoundRobin, working_reps
+from outreach.leads.leads import InboundRoundRobin, active_owner, working_reps
 from outreach.mail.outbox import enqueue
 from outreach.models import Customer, Lead, LeadEvent, Rep
 from outreach.phones import to_e164
@@ -228,7 +228,7 @@ def save_intake(session: Session, viewer: Viewer, data: IntakeInput, team: TeamS
     assert desk is not None
     lead = _live_lead(session, checked.phone, checked.email)
     if lead is not None:
-        return _called_again(session, desk, lead, data, team, now)
+        return _called_again(session, desk, lead, checked, data, team, now)
     customer = _customer(session, checked.phone, checked.email)
     if customer is not None and data.as_concern:
         return _concern(session, desk, customer, checked, data, team, now)
@@ -250,37 +250,68 @@ def _kind(lead: Lead) -> str:
     return "concern" if lead.kind == "concern" else "new"
 
 
-def _event(desk: Rep, lead: Lead, outcome: str, data: IntakeInput, now: datetime) -> LeadEvent:
-    return LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome=outcome, note=data.reason.strip(),
+def _event(desk: Rep, lead: Lead, outcome: str, data: IntakeInput, now: datetime,
+           note: str | None = None) -> LeadEvent:
+    return LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome=outcome,
+                     note=data.reason.strip() if note is None else note,
                      created_at=now, client_token=data.client_token or None)
 
 
-def _called_again(session: Session, desk: Rep, lead: Lead, data: IntakeInput, team: TeamSettings,
-                  now: datetime) -> Intake:
+def _how_to_reach(lead: Lead, checked: _Checked) -> str:
+    """What the caller gave that the lead does not hold, for the history and the owner's e-mail."""
+    given = [f"called from {checked.phone}" if checked.phone and checked.phone != lead.phone else "",
+             f"phone as said: {checked.phone_as_typed}" if checked.phone_as_typed else "",
+             f"e-mail {checked.email}" if checked.email and checked.email != (lead.email or "").lower()
+             else ""]
+    return "; ".join(g for g in given if g)
+
+
+def _called_again(session: Session, desk: Rep, lead: Lead, checked: _Checked, data: IntakeInput,
+                  team: TeamSettings, now: datetime) -> Intake:
+    """No second lead: the owner hears at once, with any new number or address the caller gave."""
+    note = "; ".join(x for x in (data.reason.strip(), _how_to_reach(lead, checked)) if x)
+    if checked.phone and lead.phone is None:  # a lead flagged "check the number" now has one
+        lead.phone, lead.phone_as_typed = checked.phone, ""
+    if checked.email and not lead.email:
+        lead.email = checked.email
     owner = session.get(Rep, lead.owner_id)
     assert owner is not None
-    event = _event(desk, lead, CALLED_AGAIN, data, now)
+    event = _event(desk, lead, CALLED_AGAIN, data, now, note)
     session.add(event)
     session.flush()
+    if not owner.active:  # its owner has left the team: the next rep in turn calls back
+        return _handed_on_for_call(session, desk, lead, owner, team, now)
     key = f"called-again:{lead.id}:{event.id}"
-    enqueue(session, called_again_email(lead, owner, desk.name, data.reason.strip(),
-                                        lead_facts(session, [lead]), team, now, key), now)
+    enqueue(session, called_again_email(lead, owner, desk.name, note, lead_facts(session, [lead]), team,
+                                        now, key), now)
     return Intake(lead.id, "called_again", _first_name(owner), lead.next_reminder_at or now, (key,))
 
 
-def _active_rep(session: Session, email: str | None) -> Rep | None:
-    return session.scalar(select(Rep).where(Rep.email == email, Rep.active.is_(True))) if email else None
+def _handed_on_for_call(session: Session, desk: Rep, lead: Lead, previous: Rep, team: TeamSettings,
+                        now: datetime) -> Intake:
+    owner = _next_in_turn(session, team, now)
+    lead.owner_id = owner.id
+    session.add(LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome="reassigned", from_rep_id=previous.id,
+                          note="the owner has left the team; the caller phoned again", created_at=now))
+    session.flush()  # the alert's key counts this reassignment
+    hand_over(session, lead, previous, desk, team, now)
+    return Intake(lead.id, "called_again", _first_name(owner), lead.next_reminder_at or now,
+                  (alert_key(lead),))
 
 
 def _concern(session: Session, desk: Rep, customer: Customer, checked: _Checked, data: IntakeInput,
              team: TeamSettings, now: datetime) -> Intake:
-    owner = (_active_rep(session, customer.owner_email) or checked.asked_for
+    owner = (active_owner(session, customer.owner_email) or checked.asked_for
              or _next_in_turn(session, team, now))
+    # What the caller gives now beats the sheet's copy: a customer may be calling from a new number.
     lead = Lead(kind="concern", status="new", owner_id=owner.id, first_name=customer.first_name,
-                last_name=customer.last_name, phone=customer.phone or checked.phone,
-                email=customer.email or checked.email, need=data.reason.strip(),
+                last_name=customer.last_name, phone=checked.phone or customer.phone,
+                phone_as_typed=checked.phone_as_typed if not (checked.phone or customer.phone) else "",
+                email=checked.email or customer.email, need=data.reason.strip(),
                 heard_about=data.heard_about.strip(), referring_customer_id=customer.id, created_at=now)
-    manager = _active_rep(session, owner.manager_email)
+    if checked.phone_as_typed and lead.phone:
+        lead.need = "; ".join(x for x in (lead.need, f"phone as said: {checked.phone_as_typed}") if x)
+    manager = active_owner(session, owner.manager_email)
     cc = (manager.email,) if manager is not None and manager.id != owner.id else ()
     return _opened(session, desk, lead, owner, data, team, now, cc)
 
@@ -358,8 +389,11 @@ def todays_intakes(session: Session, viewer: Viewer, now: datetime, team: TeamSe
         what = "Called again" if event.outcome == CALLED_AGAIN else (
             "Concern" if lead.kind == "concern" else "New lead")
         since = handed.get(lead.id, lead.created_at)
+        # Only on the row of its own intake: a "called again" row is the same lead (one button each).
+        own = event.outcome == INTAKE
         rows.append(IntakeRow(lead.id, event.created_at, lead.full_name, what, owner,
-                              _state(lead, now, lead.id in handed), _may_hand_over(lead, since, now, team)))
+                              _state(lead, now, lead.id in handed),
+                              own and _may_hand_over(lead, since, now, team)))
     return rows
 
 

@@ -104,11 +104,11 @@ def alert_email(lead: Lead, owner: Rep, facts: LeadFacts, team: TeamSettings, no
 
 def called_again_email(lead: Lead, owner: Rep, taken_by: str, note: str, facts: LeadFacts,
                        team: TeamSettings, now: datetime, key: str) -> Email:
-    """A lead phoned the front desk again: the owner hears at once (kind "alert": it goes at any hour,
-    as a new lead's alert does; someone is waiting on the line's other end)."""
+    """A lead phoned the front desk again: the owner hears at once in their hours (kind "called-again",
+    held like a reminder outside them: only a new lead's alert goes at any hour)."""
     rendered = render_email("called_again", lead=lead_item(lead, facts, team, now), owner=person(owner),
                             taken_by=taken_by, note=note, **_common(team))
-    return Email(key=key, kind="alert", to_email=owner.email, to_name=owner.name,
+    return Email(key=key, kind="called-again", to_email=owner.email, to_name=owner.name,
                  subject=rendered.subject, text=rendered.text, html=rendered.html,
                  rep_id=owner.id, lead_id=lead.id)
 

@@ -45,6 +45,13 @@ def active_reps(session: Session) -> list[Rep]:
     return list(session.scalars(select(Rep).where(Rep.active.is_(True)).order_by(Rep.id)))
 
 
+def active_owner(session: Session, email: str | None) -> Rep | None:
+    """The active team member with this e-mail who may own leads (the front desk never does)."""
+    if not email:
+        return None
+    return session.scalar(select(Rep).where(Rep.email == email, Rep.active.is_(True), Rep.role != FRONT_DESK))
+
+
 def working_reps(session: Session) -> list[Rep]:
     """Active people who call or own leads, by name: who a lead can go to, who a filter lists.
 
@@ -62,7 +69,7 @@ class InboundRoundRobin:
 
     def __init__(self, session: Session, calendar: WorkCalendar) -> None:
         self.calendar = calendar
-        reps = active_reps(session)
+        reps = [r for r in active_reps(session) if r.role != FRONT_DESK]  # it would own what it cannot see
         callers = [r for r in reps if r.role == "rep"]
         self.reps = callers or reps
         last = session.execute(
@@ -85,13 +92,7 @@ class InboundRoundRobin:
 
 
 def concern_owner(session: Session, customer_owner_email: str | None, heard_by: Rep) -> Rep:
-    if customer_owner_email:
-        owner = session.scalar(
-            select(Rep).where(Rep.email == customer_owner_email, Rep.active.is_(True))
-        )
-        if owner is not None:
-            return owner
-    return heard_by
+    return active_owner(session, customer_owner_email) or heard_by
 
 
 FOLLOW_UP_OUTCOMES = {"connected": "Connected", "voicemail": "Left voicemail",

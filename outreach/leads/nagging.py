@@ -48,6 +48,9 @@ from outreach.team_settings import TeamSettings
 log = logging.getLogger(__name__)
 
 NAG_KINDS = ("reminder", "escalation")
+# Not nags, but not new-lead alerts either: they wait for their reader's hours too (a rep's note that a
+# lead left them, a lead calling again, a customer's thank-you sent in the rep's name).
+HELD_KINDS = ("left-you", "called-again", "thank-you")
 # A lead the nagging could not handle is tried again this much later (and named meanwhile).
 SET_ASIDE_FOR = timedelta(hours=1)
 OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
@@ -322,7 +325,10 @@ class NagGate:
     - written again when the manager it copies has finished for the day: its leads are made
       due at once, and the nagging step's new e-mail does not copy the manager.
 
-    Everything else (alerts, call lists) goes at once.
+    - a note that a lead left its reader, a "called again" and a customer's thank-you are held until
+      their reader's (for a thank-you, the rep's) next opening.
+
+    Everything else (new leads' alerts, call lists) goes at once.
     """
 
     def __init__(self, db: Database, team: TeamSettings) -> None:
@@ -330,6 +336,8 @@ class NagGate:
         self.calendar = WorkCalendar(team)
 
     def __call__(self, message: OutboxMessage, now: datetime) -> Verdict:
+        if message.kind in HELD_KINDS:
+            return self._in_hours(message, now)
         if message.kind not in NAG_KINDS:
             return SEND
         with self.db.session() as session:
@@ -352,6 +360,14 @@ class NagGate:
             self._due_now([lead.id for lead in waiting], now)
             return Verdict(cancel=True, reason="written again without the copy: the manager's day had ended")
         return SEND
+
+    def _in_hours(self, message: OutboxMessage, now: datetime) -> Verdict:
+        if message.rep_id is None:
+            return SEND
+        with self.db.session() as session:
+            reader = session.get(Rep, message.rep_id)
+        hold = self._closed_until(reader, now) if reader is not None else None
+        return hold or SEND
 
     def _closed_until(self, person: Rep, now: datetime) -> Verdict | None:
         opening = self.calendar.next_opening(now, _zone(person))

@@ -28,7 +28,7 @@ from outreach.calls.script import Person, render_thank_you
 from outreach.errors import OutreachError
 from outreach.mail.emails import render_email
 from outreach.mail.outbox import Email, enqueue
-from outreach.models import Call, Customer, Lead, OutboxMessage, Rep, ThankYou
+from outreach.models import FRONT_DESK, Call, Customer, Lead, OutboxMessage, Rep, ThankYou
 from outreach.runtime import team_settings
 from outreach.team_settings import TeamSettings
 
@@ -38,20 +38,20 @@ NOTE_MAX = 300  # ThankYou.done_note's length
 
 
 def milestone_of(lead: Lead) -> str | None:
-    """The furthest milestone the lead has reached, as it stands now."""
-    if lead.status == "won":
-        return "won"
-    if lead.status == "appointment":
-        return "appointment"
+    """The milestone the lead stands at now; None when lost, not a fit or a duplicate (no news to share)."""
+    if lead.status in ("won", "appointment"):
+        return lead.status
+    if lead.status in ("lost", "not_a_fit", "duplicate"):
+        return None
     return "reached" if lead.first_contact_at is not None else None
 
 
 def _thanker(session: Session, customer: Customer, lead: Lead) -> Rep | None:
     """Who says thank you: the customer's owner, else the rep who took the referral, else its owner."""
-    if customer.owner_email:
-        owner = session.scalar(select(Rep).where(Rep.email == customer.owner_email, Rep.active.is_(True)))
-        if owner is not None:
-            return owner
+    owner = session.scalar(select(Rep).where(Rep.email == customer.owner_email, Rep.active.is_(True),
+                                             Rep.role != FRONT_DESK)) if customer.owner_email else None
+    if owner is not None:
+        return owner
     taker = session.scalar(select(Rep).join(Call, Call.rep_id == Rep.id).where(Call.id == lead.call_id)) \
         if lead.call_id else None
     return taker if taker is not None and taker.active else session.get(Rep, lead.owner_id)
@@ -70,9 +70,9 @@ def note_milestone(session: Session, lead: Lead, now: datetime,
     milestone = milestone_of(lead)
     if mode == "none" or lead.kind != "referral" or lead.referring_customer_id is None or milestone is None:
         return None
-    if session.scalar(select(ThankYou.id).where(ThankYou.lead_id == lead.id,
-                                                ThankYou.milestone == milestone)):
-        return None
+    owed = set(session.scalars(select(ThankYou.milestone).where(ThankYou.lead_id == lead.id)))
+    if any(MILESTONES.index(m) >= MILESTONES.index(milestone) for m in owed if m in MILESTONES):
+        return None  # this news, or better, was shared already: a thank-you only ever moves forward
     customer = session.get(Customer, lead.referring_customer_id)
     rep = _thanker(session, customer, lead) if customer is not None else None
     if customer is None or rep is None:

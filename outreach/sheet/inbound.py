@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from outreach.business_hours import WorkCalendar
 from outreach.leads.followup import start_following_up
 from outreach.leads.leads import InboundRoundRobin
-from outreach.models import Lead, Rep
+from outreach.models import FRONT_DESK, Lead, Rep
 from outreach.sheet.inbound_rows import InboundRecord
 from outreach.team_settings import TeamSettings
 
@@ -62,7 +62,9 @@ def import_inbound(session: Session, records: list[InboundRecord], team: TeamSet
     fresh = _unseen(session, records)
     if not fresh:
         return []
-    reps_by_email = {rep.email: rep for rep in session.scalars(select(Rep).where(Rep.active.is_(True)))}
+    # An Owner who is the front desk is no owner: it cannot see leads, so the row goes round-robin.
+    reps_by_email = {rep.email: rep for rep in session.scalars(
+        select(Rep).where(Rep.active.is_(True), Rep.role != FRONT_DESK))}
     round_robin = InboundRoundRobin(session, WorkCalendar(team))
     leads = []
     for record in fresh:

@@ -66,10 +66,12 @@ def save(viewer: Viewer, prefix: str) -> None:
         intake = _save_once(viewer, data, now)
     except FormErrors as exc:
         st.session_state[f"{prefix}errors"] = exc.errors
+        st.session_state.pop("fd_said", None)  # the last caller's words must not be said to this one
         return
     except (OutreachError, SQLAlchemyError) as exc:
         log.exception("saving a front-desk intake failed")
         st.session_state[f"{prefix}errors"] = {"form": SAVE_FAILED.format(type(exc).__name__)}
+        st.session_state.pop("fd_said", None)
         return
     if prefix == form_prefix():  # the old form's second submit must not empty the new one
         st.session_state["fd_form"] = st.session_state.get("fd_form", 0) + 1

@@ -38,6 +38,12 @@ def styled(page: Page) -> None:
     page.wait_for_timeout(300)
 
 
+def idle(page: Page) -> None:
+    """Wait until the app is not running a script (Streamlit shows its status widget while it does)."""
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=15_000)
+    page.wait_for_timeout(200)
+
+
 def small_targets(page: Page, selector: str) -> list[dict]:
     boxes = page.evaluate(BOXES, selector)
     assert boxes, f"nothing visible matches {selector}"
@@ -85,7 +91,10 @@ def test_a_rep_works_the_day_from_a_phone(server: str, tmp_path: Path) -> None:
         panel = page.get_by_test_id("stExpander").filter(has_text="Rosa · referral")
         expect(panel.get_by_role("button", name="Save follow-up")).to_be_visible(timeout=15_000)
         assert small_targets(page, '[data-testid="stRadioOption"]') == []
+        idle(page)  # a tap during a run can land on the element the run is about to replace
         panel.get_by_text("Left voicemail", exact=True).tap()
+        expect(panel.get_by_role("radio", name="Left voicemail")).to_be_checked()
+        idle(page)
         panel.get_by_role("button", name="Save follow-up").tap()
         expect(page.get_by_text("Attempt logged")).to_be_visible(timeout=15_000)
         expect(panel.get_by_text(re.compile(r" old · 1 attempt$"))).to_be_visible()

@@ -16,7 +16,7 @@ from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 from outreach.ui.text import email_link, md_escape
 
-KINDS = ["call-list", "alert", "reminder", "escalation", "left-you", "thank-you"]
+KINDS = ["call-list", "alert", "called-again", "reminder", "escalation", "left-you", "thank-you"]
 STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
 
 
