@@ -101,3 +101,16 @@ def test_the_worker_polls_inbound_every_ten_seconds_unless_turned_off(tmp_path) 
     assert jobs()["inbound"] == 10 and jobs()["sync"] == 5
     assert jobs(OUTREACH_INBOUND_INTERVAL="3")["inbound"] == 3
     assert "inbound" not in jobs(OUTREACH_INBOUND_INTERVAL="0")
+
+
+def test_the_workbook_is_parsed_again_only_when_it_was_saved(tmp_path, sqlite_db: Database) -> None:  # type: ignore[no-untyped-def]
+    from tests.sheets import WorkbookSheet
+
+    sheet = WorkbookSheet(tmp_path / "team.xlsx", team_tabs())
+    assert run_sync(sqlite_db, sheet.source, NOW).ok
+    poll = InboundPoll()
+    assert poll(sqlite_db, sheet.source, NOW) == []
+    first = sheet.source.read_tab("Inbound")
+    assert sheet.source.read_tab("Inbound") is first  # unchanged file: not parsed again
+    sheet.set_tab("Inbound", [*INBOUND, ROW])  # the manager saves a new row
+    assert len(poll(sqlite_db, sheet.source, NOW + timedelta(seconds=10))) == 1

@@ -164,6 +164,10 @@ class WorkbookSource:
         self.app_tabs = tuple(app_tabs)
         # The side file's fingerprint when last read: a write refuses to replace a later save.
         self._seen: str | None = None
+        # The last tab read alone, with the file's size and time then: polled every few seconds, a
+        # workbook of 100,000 customers is parsed again only when someone saved it (the full sync
+        # reads it whole every minute regardless).
+        self._polled: tuple[str, tuple[int, int], Table | None] | None = None
 
     @property
     def label(self) -> str:
@@ -181,7 +185,17 @@ class WorkbookSource:
         return {title: tables[title] for title in titles}
 
     def read_tab(self, title: str) -> Table | None:
-        return self.read_tabs([title])[title]
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if stamp is not None and self._polled is not None and self._polled[:2] == (title, stamp):
+            return self._polled[2]
+        table = self.read_tabs([title])[title]
+        if stamp is not None and not self._is_app_tab(title):
+            self._polled = (title, stamp, table)
+        return table
 
     def _read_app_tabs(self, titles: list[str]) -> dict[str, Table | None]:
         content = _bytes_or_none(self.app_path)
