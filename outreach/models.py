@@ -81,6 +81,11 @@ class Rep(Base):
     def is_front_desk(self) -> bool:
         return self.role == FRONT_DESK
 
+    @property
+    def first_name(self) -> str:
+        """What e-mails and the script call them: the first word of Name."""
+        return (self.name.split() or [self.name])[0]
+
 
 class Customer(Base):
     """A current customer, from the Customers tab: the people we ask for referrals."""

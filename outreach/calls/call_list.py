@@ -44,10 +44,6 @@ def call_list_key(rep_id: int, day: date) -> str:
     return f"call-list:{rep_id}:{day.isoformat()}"
 
 
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else name
-
-
 def _customer_item(customer: Customer, team: TeamSettings, zone: ZoneInfo) -> dict[str, object]:
     return {
         "name": customer.full_name, "company": customer.company, "phone": customer.phone,
@@ -93,9 +89,9 @@ def compose_call_list(session: Session, rep: Rep, day: date, team: TeamSettings,
         return None
     leads = _lead_items(session, rep, team, now)
     script = render_script(team.referral_script, Person("[name]", "[customer]"),
-                           Person(_first_name(rep.name), rep.name))
+                           Person(rep.first_name, rep.name))
     rendered = render_email(
-        "call_list", rep={"first_name": _first_name(rep.name), "name": rep.name},
+        "call_list", rep={"first_name": rep.first_name, "name": rep.name},
         day_label=day.strftime("%A %d %B").replace(" 0", " "),
         items=[_customer_item(c, team, ZoneInfo(rep.time_zone)) for c in open_items], script=script,
         leads=leads, appointments=_appointment_items(session, rep, team, now),

@@ -90,10 +90,6 @@ def _require_desk(viewer: Viewer) -> None:
         raise NotAllowed("only the front desk and managers take callers in")
 
 
-def _first_name(rep: Rep) -> str:
-    return (rep.name.split() or [rep.name])[0]
-
-
 # -- who is calling ----------------------------------------------------------------------------
 
 def _phone_of(text: str, team: TeamSettings) -> str | None:
@@ -144,14 +140,14 @@ def look_up_caller(session: Session, viewer: Viewer, phone: str, email: str, tea
     if lead is not None:
         owner = session.get(Rep, lead.owner_id)
         since = lead.created_at.astimezone(ZoneInfo(viewer.time_zone))
-        return Caller("lead", lead.full_name, _first_name(owner) if owner else "",
+        return Caller("lead", lead.full_name, owner.first_name if owner else "",
                       f"{lead.kind} lead since {since:%a %d %b} · {_tries(lead)}", lead_id=lead.id)
     customer = _customer(session, number, address)
     if customer is not None:
         owner = (session.scalar(select(Rep).where(Rep.email == customer.owner_email))
                  if customer.owner_email else None)
         since = f"customer since {customer.customer_since:%Y}" if customer.customer_since else "customer"
-        return Caller("customer", customer.full_name, _first_name(owner) if owner else "",
+        return Caller("customer", customer.full_name, owner.first_name if owner else "",
                       " · ".join(x for x in (since, customer.company) if x), customer_id=customer.id)
     return Caller("new")
 
@@ -243,7 +239,7 @@ def _saved_before(session: Session, token: str) -> Intake | None:
     owner = session.get(Rep, lead.owner_id) if lead else None
     assert lead is not None and owner is not None
     kind = "called_again" if event.outcome == CALLED_AGAIN else _kind(lead)
-    return Intake(lead.id, kind, _first_name(owner), lead.next_reminder_at, (), repeated=True)
+    return Intake(lead.id, kind, owner.first_name, lead.next_reminder_at, (), repeated=True)
 
 
 def _kind(lead: Lead) -> str:
@@ -284,7 +280,7 @@ def _called_again(session: Session, desk: Rep, lead: Lead, checked: _Checked, da
     key = f"called-again:{lead.id}:{event.id}"
     enqueue(session, called_again_email(lead, owner, desk.name, note, lead_facts(session, [lead]), team,
                                         now, key), now)
-    return Intake(lead.id, "called_again", _first_name(owner), lead.next_reminder_at or now, (key,))
+    return Intake(lead.id, "called_again", owner.first_name, lead.next_reminder_at or now, (key,))
 
 
 def _handed_on_for_call(session: Session, desk: Rep, lead: Lead, previous: Rep, team: TeamSettings,
@@ -295,7 +291,7 @@ def _handed_on_for_call(session: Session, desk: Rep, lead: Lead, previous: Rep, 
                           note="the owner has left the team; the caller phoned again", created_at=now))
     session.flush()  # the alert's key counts this reassignment
     hand_over(session, lead, previous, desk, team, now)
-    return Intake(lead.id, "called_again", _first_name(owner), lead.next_reminder_at or now,
+    return Intake(lead.id, "called_again", owner.first_name, lead.next_reminder_at or now,
                   (alert_key(lead),))
 
 
@@ -339,7 +335,7 @@ def _opened(session: Session, desk: Rep, lead: Lead, owner: Rep, data: IntakeInp
     session.flush()
     session.add(_event(desk, lead, INTAKE, data, now))
     start_following_up(session, lead, team, now, cc=cc, taken_by=desk.name)
-    return Intake(lead.id, _kind(lead), _first_name(owner),
+    return Intake(lead.id, _kind(lead), owner.first_name,
                   lead.next_reminder_at, (alert_key(lead),))
 
 

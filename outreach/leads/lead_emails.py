@@ -60,7 +60,7 @@ def urgency(lead: Lead) -> tuple[bool, datetime, int]:
 
 
 def person(rep: Rep) -> dict[str, str]:
-    return {"name": rep.name, "first_name": (rep.name.split() or [rep.name])[0]}
+    return {"name": rep.name, "first_name": rep.first_name}
 
 
 def lead_item(lead: Lead, facts: LeadFacts, team: TeamSettings, now: datetime) -> dict[str, object]:

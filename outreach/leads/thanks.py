@@ -99,7 +99,7 @@ def thank_you_email(customer: Customer, lead: Lead, rep: Rep, milestone: str, te
     """The customer's thank-you, from the rep: the manager's words (Settings) or the standard ones."""
     people = {"customer": Person(customer.first_name, customer.full_name),
               "friend": Person(lead.first_name, lead.full_name),
-              "rep": Person((rep.name.split() or [rep.name])[0], rep.name)}
+              "rep": Person(rep.first_name, rep.name)}
     words = render_thank_you(team.thank_you_email, people, milestone)
     rendered = render_email("thank_you", words=words.split("\n\n"), team_name=team.sender_name,
                             app_url=team.app_url, **people, news=NEWS[milestone])

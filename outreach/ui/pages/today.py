@@ -84,7 +84,7 @@ def todays_calls(viewer: Viewer, rep: Rep, team: TeamSettings) -> None:
     counted = [p for p, _ in plan if p.status in ("open", "done")]
     done = sum(1 for p in counted if p.status == "done")
     st.progress(done / max(len(counted), 1), text=f"{done} of {len(counted)} done")
-    caller = Person(rep.name.split()[0], rep.name)
+    caller = Person(rep.first_name, rep.name)
     first_open = next(((p.id, c) for p, c in plan if p.status == "open"), None)
     if first_open is not None:  # read as it will be said, to the next customer on the list
         next_customer = first_open[1]
