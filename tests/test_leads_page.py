@@ -121,3 +121,18 @@ def test_a_booked_appointment_comes_back_once_its_time_has_passed(demo_app: Runt
         later = open_app(LEADS, as_email=JORDAN)
         assert not later.exception, later.exception
         assert "Appointments to log (1)" in [s.value for s in later.subheader]
+
+
+def test_a_concern_reads_concern_from_the_customer_not_referred_by(demo_app: Runtime) -> None:
+    from outreach.models import Customer
+
+    with demo_app.db.session() as session:
+        customer = session.scalars(select(Customer).order_by(Customer.id)).first()
+    lead_id = add(demo_app, JORDAN, "Invoice Worry", kind="concern", referring_customer_id=customer.id,
+                  need="Invoices arrive late", status="connected")
+    at = open_app(LEADS, as_email=JORDAN)
+    at.selectbox(key="leads_open").set_value(lead_id).run()
+    assert not at.exception, at.exception
+    facts = "\n".join(shown(c.value) for c in at.caption)
+    assert f"Concern from: {customer.full_name}" in facts and "Concern: Invoices arrive late" in facts
+    assert "Referred by" not in facts and "Needs:" not in facts

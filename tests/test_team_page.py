@@ -247,3 +247,8 @@ def test_a_manager_closes_a_duplicate_of_the_kept_lead_then_undoes_it(demo_app: 
         reopened = session.get(Lead, again_id)
         assert (reopened.status, reopened.duplicate_of_id) == ("new", None)
         assert reopened.next_reminder_at is not None  # nagged again
+    today = open_app(as_email="jordan.rivera@example.com")  # the owner's page draws the reopened lead
+    assert not today.exception, today.exception
+    panels = [e for e in today.expander if e.label.startswith("Quinn Twice")]
+    history = [shown(c.value) for panel in panels for c in panel.caption]
+    assert any(line.endswith(f"· Closed as a duplicate of lead {kept_id}") for line in history), history

@@ -107,7 +107,8 @@ FRONT_DESK_EVENTS = {INTAKE: "Taken in at the front desk",
                      CALLED_AGAIN: "Called again (the front desk took it)"}
 
 
-def _event_text(event: LeadEvent, from_rep: str | None) -> str:
+def event_text(event: LeadEvent, from_rep: str | None) -> str:
+    """One history line in words (Today's panel and the Leads page say the same)."""
     if event.outcome in FRONT_DESK_EVENTS:
         return FRONT_DESK_EVENTS[event.outcome]
     if event.outcome == "reassigned":
@@ -133,7 +134,7 @@ def _event_entries(session: Session, lead_id: int) -> list[HistoryEntry]:
         .where(LeadEvent.lead_id == lead_id).order_by(LeadEvent.created_at, LeadEvent.id))
     entries = []
     for event, who, from_rep in rows:
-        entries.append(HistoryEntry(event.created_at, who or "", _event_text(event, from_rep), event.note,
+        entries.append(HistoryEntry(event.created_at, who or "", event_text(event, from_rep), event.note,
                                     event.appointment_at))
     return entries
 

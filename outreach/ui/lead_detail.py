@@ -81,9 +81,12 @@ def _facts(life: LeadLife, region: str, zone: ZoneInfo) -> None:
                    icon=":material/phone_disabled:")
     if lead.email:
         st.markdown(f":material/mail: {email_link(lead.email)}")
+    concern = lead.kind == "concern"  # the customer's own: never "Referred by" themselves
     facts = [("Owner", life.owner_name), ("Kind", lead.kind.replace("_", " ")),
-             ("Received", _when(lead.created_at, zone)), ("Referred by", life.referrer),
-             ("How they know them", lead.relationship), ("Needs", lead.need), ("Best time", lead.best_time),
+             ("Received", _when(lead.created_at, zone)),
+             ("Concern from" if concern else "Referred by", life.referrer),
+             ("How they know them", lead.relationship), ("Concern" if concern else "Needs", lead.need),
+             ("Best time", lead.best_time),
              ("Appointment", _when(lead.appointment_at, zone) if lead.status == "appointment" else ""),
              ("Lost because", lead.lost_reason if lead.status == "lost" else "")]
     st.caption("  \n".join(f"{label}: {md_escape(value)}" for label, value in facts if value))

@@ -12,6 +12,7 @@ import streamlit as st
 from outreach import clock
 from outreach.access import Viewer
 from outreach.humanize import duration
+from outreach.leads.lead_life import event_text
 from outreach.leads.leads import FOLLOW_UP_OUTCOMES, NEXT_STEPS
 from outreach.models import Lead, LeadEvent
 from outreach.phones import display
@@ -120,9 +121,7 @@ def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name:
         facts = lead_facts(lead, owner_name, referrer)
         st.caption("  \n".join(f"{label}: {_md(value)}" for label, value in facts if value))
         for event in history:
-            st.caption(f"{event.created_at.astimezone(zone):%d %b %H:%M} · "
-                       f"{FOLLOW_UP_OUTCOMES.get(event.outcome, event.outcome)}"
-                       + (f" → {NEXT_STEPS[event.next_step]}" if event.next_step else "")
+            st.caption(f"{event.created_at.astimezone(zone):%d %b %H:%M} · {_md(event_text(event, None))}"
                        + (f" · {_md(event.note)}" if event.note else ""))
         followup_form(viewer, lead, prefix)
 
