@@ -46,7 +46,6 @@ SETTINGS = (
     ("CC Manager After", "60m"),
     ("Escalation Business Days", "2"),
     ("Phone Region", "US"),
-    ("App URL", "http://localhost:8501"),
     ("Sender Email", "outreach@example.com"),
     ("Average Deal Value", "2500"),
 )

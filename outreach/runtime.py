@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach import app_address
 from outreach.db import Database
 from outreach.mail.mail_transport import MailTransport, Sender, open_transport
 from outreach.models import TeamSetting
@@ -28,6 +29,7 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
+        app_address.configure(settings.app_url)  # every e-mail this process makes links there
         return cls(settings=settings, db=Database(settings.database_url.reveal()))
 
     def source(self) -> SheetSource:

@@ -16,7 +16,7 @@ import logging
 import sys
 import threading
 
-from outreach import logs
+from outreach import app_address, logs
 from outreach.errors import OutreachError
 from outreach.runtime import Runtime
 from outreach.settings import PROJECT_ROOT, load_settings
@@ -42,6 +42,29 @@ def start_in_background(runtime: Runtime) -> threading.Event:
         return _stop
 
 
+def _flag(argv: list[str], name: str) -> str | None:
+    """``--name value`` or ``--name=value`` from Streamlit's command line."""
+    for i, arg in enumerate(argv):
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _served_url(argv: list[str]) -> str:
+    """The address Streamlit will serve on: its flags first, then .streamlit/config.toml."""
+    from streamlit import config
+
+    def option(name: str) -> str:
+        flag = _flag(argv, name)
+        return flag if flag is not None else str(config.get_option(name) or "")
+
+    port = option("server.port")  # a port Streamlit cannot use is its own error to report
+    return app_address.served_url(option("server.address"), int(port) if port.isdigit() else 8501,
+                                  option("server.baseUrlPath"))
+
+
 def main(argv: list[str]) -> int:
     logs.configure(logging.INFO)
     try:
@@ -51,6 +74,7 @@ def main(argv: list[str]) -> int:
     except OutreachError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    app_address.serving_at(_served_url(argv))  # before the worker's first e-mail
     if runtime is not None:
         start_in_background(runtime)
     else:

@@ -29,6 +29,7 @@ from urllib.parse import unquote
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from outreach.app_address import parse_url
 from outreach.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,10 @@ SETTINGS: tuple[SettingSpec, ...] = (
                 "Seconds between reads of the Inbound tab alone (one small request), so a web form's "
                 "row is a lead within seconds while the full sync stays at OUTREACH_SYNC_INTERVAL; "
                 "0 turns it off."),
+    SettingSpec("OUTREACH_APP_URL", str, "",
+                "Address of the app in e-mail links (`https://outreach.example.com`); overrides the "
+                "sheet's App URL. Empty: the sheet's, else the address the server runs on "
+                "(`make run PORT=8611` links to `http://localhost:8611`)."),
     SettingSpec("OUTREACH_RUN_WORKER_IN_APP", bool, True,
                 "Run the background worker inside the Streamlit server. Set to false when "
                 "`python -m outreach worker` runs as its own process."),
@@ -141,6 +146,13 @@ def _coerce(spec: SettingSpec, raw: Any) -> Any:
     return Secret(value) if spec.secret else value
 
 
+def _app_url(raw: str) -> str:
+    try:
+        return parse_url(raw) if raw else ""
+    except ValueError as exc:
+        raise ConfigError(f"setting OUTREACH_APP_URL: {raw!r} is not valid ({exc})") from None
+
+
 def read_secrets_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
@@ -162,6 +174,7 @@ class Settings:
     sendgrid_sandbox: bool
     sync_interval: int
     inbound_interval: int
+    app_url: str
     run_worker_in_app: bool
     allow_demo_auth: bool
     log_level: str
@@ -260,6 +273,7 @@ def load_settings(
         sendgrid_sandbox=values["OUTREACH_SENDGRID_SANDBOX"],
         sync_interval=values["OUTREACH_SYNC_INTERVAL"],
         inbound_interval=values["OUTREACH_INBOUND_INTERVAL"],
+        app_url=_app_url(values["OUTREACH_APP_URL"]),
         run_worker_in_app=values["OUTREACH_RUN_WORKER_IN_APP"],
         allow_demo_auth=values["OUTREACH_ALLOW_DEMO_AUTH"],
         log_level=values["OUTREACH_LOG_LEVEL"].upper(),

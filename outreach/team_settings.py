@@ -23,6 +23,8 @@ import holidays
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from outreach import app_address
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -59,7 +61,7 @@ class TeamSettings:
     reminder_batch_window: timedelta = timedelta(minutes=5)
     cc_manager_after: timedelta = timedelta(minutes=60)
     escalation_business_days: int = 2
-    app_url: str = "http://localhost:8501"
+    sheet_app_url: str = ""  # the Settings tab's App URL; links use app_url (outreach.app_address)
     sender_email: str = "outreach@example.com"
     sender_name: str = "Outreach"
     average_deal_value: Decimal | None = None
@@ -73,6 +75,11 @@ class TeamSettings:
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+    @property
+    def app_url(self) -> str:
+        """Where e-mail links point: OUTREACH_APP_URL, the sheet's App URL, or this server's address."""
+        return app_address.resolve(self.sheet_app_url).url
 
     def offsets_for(self, kind: str) -> tuple[timedelta, ...]:
         """A lead's reminder offsets: a concern's own schedule, continued by the leads' later points."""
@@ -223,13 +230,6 @@ def _parse_region(raw: str) -> str:
     return region
 
 
-def _parse_url(raw: str) -> str:
-    url = raw.strip().rstrip("/")
-    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
-        raise ValueError("expected a web address starting with https://")
-    return url
-
-
 def _parse_email(raw: str) -> str:
     try:
         return validate_email(raw.strip(), check_deliverability=False).normalized
@@ -315,7 +315,9 @@ _KEYS: dict[str, tuple[tuple[str, ...], Callable[[str], Any], str]] = {
     "escalationbusinessdays": (("escalation_business_days",), _whole_number(0, 60),
                                "Business days without a conversation before the manager is "
                                "asked to reassign (2; 0 to 60)."),
-    "appurl": (("app_url",), _parse_url, "Address of the app, used in e-mail links."),
+    "appurl": (("sheet_app_url",), app_address.parse_url,
+               "Address of the app in e-mail links (blank: the address the server runs on; "
+               "OUTREACH_APP_URL overrides it)."),
     "senderemail": (("sender_email",), _parse_email,
                     "From address of every e-mail (must be a verified SendGrid sender)."),
     "sendername": (("sender_name",), _parse_text, "From name of every e-mail (Outreach)."),

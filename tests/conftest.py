@@ -59,6 +59,15 @@ def _loopback_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.fixture(autouse=True)
+def _app_address_of_this_test_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process-wide app address (OUTREACH_APP_URL, the served one) starts blank in every test."""
+    from outreach import app_address
+
+    monkeypatch.setattr(app_address, "_explicit", "")
+    monkeypatch.setattr(app_address, "_served", "")
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose search_path is a brand-new schema, dropped afterwards."""

@@ -125,6 +125,9 @@ def test_make_runs_server_serves_the_page_and_works_before_anyone_opens_it(
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as resp:
             assert resp.status == 200
             assert b"<div id=\"root\">" in resp.read()
+        with sqlite_runtime.db.session() as session:  # the demo's inbound leads were alerted
+            alerts = list(session.scalars(select(OutboxMessage.html).where(OutboxMessage.kind == "alert")))
+        assert alerts and all(f'href="http://127.0.0.1:{port}/?lead=' in html for html in alerts)
     finally:
         server.terminate()
         server.wait(timeout=20)

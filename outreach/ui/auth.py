@@ -26,11 +26,13 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from outreach import access
 from outreach.access import Viewer, viewer_for_email
-from outreach.models import Rep
+from outreach.models import Lead, Rep
 from outreach.ui.context import get_runtime
+from outreach.ui.params import row_id
 from outreach.ui.text import md_escape
 
 LOCAL_ADDRESSES = {"localhost", "127.0.0.1", "::1"}
@@ -144,13 +146,31 @@ def _demo_viewer() -> Viewer:
     with get_runtime().db.session() as session:
         team = list(session.scalars(select(Rep).where(Rep.active.is_(True))
                                     .order_by(Rep.role.desc(), Rep.name)))
+        reader = _link_reader(session)
     if not team:
         st.info("Nobody is on the team yet: add reps to the Reps tab and sync.")
         st.stop()
     by_email = {rep.email: rep for rep in team}
+    if reader in by_email and "demo_rep" not in st.session_state:
+        st.session_state["demo_rep"] = reader  # the first run only: the picker is the user's after
     with st.sidebar:
         email = st.selectbox("Demo mode: you are", list(by_email), key="demo_rep",
                              format_func=lambda e: f"{by_email[e].name} ({by_email[e].role})")
     st.info("Demo mode: sign-in is not configured, so pick who you are in the sidebar.",
             icon=":material/science:")
     return Viewer.of(by_email[email])
+
+
+def _link_reader(session: Session) -> str | None:
+    """Demo mode: an e-mail's ``?lead=ID`` link opens as the person the e-mail went to.
+
+    The lead's owner, or on the Team page (an escalation's reassign link) the owner's manager.
+    """
+    lead_id = row_id(st.query_params.get("lead"))
+    lead = session.get(Lead, lead_id) if lead_id is not None else None
+    owner = session.get(Rep, lead.owner_id) if lead is not None else None
+    if owner is None:
+        return None
+    if urlsplit(st.context.url or "").path.rstrip("/").endswith("/team"):
+        return owner.manager_email
+    return owner.email

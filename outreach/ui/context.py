@@ -12,6 +12,7 @@ import threading
 
 import streamlit as st
 
+from outreach import app_address
 from outreach.runtime import Runtime
 from outreach.serve import start_in_background
 from outreach.settings import load_settings
@@ -21,6 +22,10 @@ log = logging.getLogger(__name__)
 
 @st.cache_resource(show_spinner=False)
 def get_runtime() -> Runtime:
+    # `streamlit run app.py` without our launcher: the page knows where it is served, too.
+    app_address.serving_at(app_address.served_url(str(st.get_option("server.address") or ""),
+                                                  int(st.get_option("server.port")),
+                                                  str(st.get_option("server.baseUrlPath") or "")))
     return Runtime.open(load_settings())
 
 

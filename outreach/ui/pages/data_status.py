@@ -9,7 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from outreach import clock
+from outreach.app_address import resolve
 from outreach.errors import OutreachError
+from outreach.runtime import team_settings
 from outreach.sheet.sync import SyncStatus, sync_now
 from outreach.ui.auth import current_viewer, require_manager
 from outreach.ui.context import get_runtime
@@ -45,10 +47,14 @@ def render() -> None:
     require_manager(viewer)  # the skipped rows show customers' details
     st.title("Data status")
     st.caption(f"Source: {md_escape(source_label())}")
-    sync_now_button()
     now = clock.now()
     with runtime.db.session() as session:
         health = read_health(session, viewer, now)
+        links = resolve(team_settings(session).sheet_app_url)
+    st.caption(f"E-mail links open {md_escape(links.url)} (from {md_escape(links.source)})",
+               help="Set App URL in the Settings tab, or OUTREACH_APP_URL, when people reach the app "
+                    "at another address.")
+    sync_now_button()
     health_summary(health, now)
     sheet_details(health.sync, now)
     set_aside_table(health, ZoneInfo(viewer.time_zone))
