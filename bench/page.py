@@ -1,6 +1,8 @@
 """bench/page.py: server-side render time of the app's pages on a large database.
 
 - rep page: 100,000 customers and 20,000 leads in the database (issue 5: <= 300 ms median);
+- Leads page on the same database, every status and a search, as the manager and as a rep
+  (issue 13: <= 300 ms median);
 - manager's Team page: 12 months of history for 200 reps (issue 7: <= 1 s median), with the
   default 30-day range and with the whole year selected.
 
@@ -140,7 +142,8 @@ def build_team_scenario(path: Path, reps: int = 200, days: int = 365) -> dict[st
 
 
 def time_page(db_path: Path, page: str | None, viewer: str, runs: int,
-              widgets: dict[str, object] | None = None) -> list[float]:
+              widgets: list[tuple[str, str, object]] | None = None) -> list[float]:
+    """Median-ready render times of ``page`` as ``viewer``, after setting ``widgets`` (kind, key, value)."""
     import streamlit as st
     import time_machine
     from streamlit.testing.v1 import AppTest
@@ -157,8 +160,8 @@ def time_page(db_path: Path, page: str | None, viewer: str, runs: int,
         at.selectbox(key="demo_rep").set_value(viewer).run()
         if page:
             at.switch_page(f"outreach/ui/pages/{page}").run()
-        for key, value in (widgets or {}).items():
-            at.date_input(key=key).set_value(value).run()
+        for kind, key, value in widgets or []:
+            getattr(at, kind)(key=key).set_value(value).run()
         assert not at.exception, at.exception
         times = []
         for _ in range(runs):
@@ -176,25 +179,38 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "page.db"
-        rep_times = [float("nan")]
+        rep_times = leads_times = rep_leads_times = [float("nan")]
         if not args.team_only:
             print("building 100,000 customers and 20,000 leads (not timed)...")
             build_rep_scenario(db_path)
             rep_times = time_page(db_path, None, "rep0@example.com", args.runs)
+            from outreach.leads.lead_life import FILTER_LABELS
+
+            # The manager searches all 20,000 leads, every status; a rep their own 1,000.
+            every_status = [("multiselect", "leads_status", list(FILTER_LABELS))]
+            leads_times = time_page(db_path, "leads.py", "boss@example.com", args.runs,
+                                    [*every_status, ("text_input", "leads_search", "lead1")])
+            rep_leads_times = time_page(db_path, "leads.py", "rep0@example.com", args.runs,
+                                        [*every_status, ("text_input", "leads_search", "617")])
         team_path = Path(tmp) / "team.db"
         print("building 12 months of history for 200 reps (not timed)...")
         counts = build_team_scenario(team_path)
         print("  " + ", ".join(f"{n:,} {what}" for what, n in counts.items()))
         month_times = time_page(team_path, "team.py", "boss@example.com", args.runs)
         year = (NOW.date() - timedelta(days=364), NOW.date())
-        year_times = time_page(team_path, "team.py", "boss@example.com", args.runs, {"team_dates": year})
-    rep_ms, month_ms, year_ms = (statistics.median(t) * 1000 for t in (rep_times, month_times, year_times))
+        year_times = time_page(team_path, "team.py", "boss@example.com", args.runs,
+                               [("date_input", "team_dates", year)])
+    timings = (rep_times, leads_times, rep_leads_times, month_times, year_times)
+    rep_ms, leads_ms, rep_leads_ms, month_ms, year_ms = (statistics.median(t) * 1000 for t in timings)
     report(f"page render, server side (median of {args.runs} runs, SQLite)", [
         ("rep page, 100k customers / 20k leads: ms", rep_ms, "target <= 300"),
+        ("Leads page, manager, 20k leads, every status, a search: ms", leads_ms, "target <= 300"),
+        ("Leads page, a rep's 1,000 leads, every status, a search: ms", rep_leads_ms, "target <= 300"),
         ("Team page, 200 reps, last 30 days: ms", month_ms, "target <= 1000"),
         ("Team page, 200 reps, whole year: ms", year_ms, "target <= 1000"),
     ])
-    save("page", {"runs": args.runs, "rep_page_ms": rep_ms, "team_page_30_days_ms": month_ms,
+    save("page", {"runs": args.runs, "rep_page_ms": rep_ms, "leads_page_manager_ms": leads_ms,
+                  "leads_page_rep_ms": rep_leads_ms, "team_page_30_days_ms": month_ms,
                   "team_page_year_ms": year_ms, "team_history": counts,
                   "rep_page_p90_ms": sorted(rep_times)[int(0.9 * len(rep_times))] * 1000})
 

@@ -136,3 +136,17 @@ def test_a_concern_reads_concern_from_the_customer_not_referred_by(demo_app: Run
     facts = "\n".join(shown(c.value) for c in at.caption)
     assert f"Concern from: {customer.full_name}" in facts and "Concern: Invoices arrive late" in facts
     assert "Referred by" not in facts and "Needs:" not in facts
+
+
+def test_on_a_phone_a_lead_is_a_card_and_one_tap_opens_it(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, JORDAN, "Vera Tapped", status="connected")
+    at = open_app(LEADS, as_email=JORDAN)
+    at.multiselect(key="leads_status").set_value(["open", "appointment", "won", "lost"]).run()
+    assert any("min-height: 44px" in h.proto.body for h in at.get("html"))  # the tap targets
+    at.button(key=f"leads_card{lead_id}").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="leads_open").value == lead_id
+    assert [shown(s.value) for s in at.subheader] == ["Vera Tapped · Connected"]
+    at.multiselect(key="leads_status").set_value(["won"]).run()  # filtered out: closed, no error
+    assert not at.exception, at.exception
+    assert at.selectbox(key="leads_open").value is None

@@ -62,8 +62,14 @@ def lead_detail(viewer: Viewer, lead_id: int, key: str = "detail") -> bool:
     _facts(life, region, zone)
     st.markdown("**History**")
     if life.history:
-        st.dataframe(history_rows(life.history, zone), hide_index=True, width="stretch",
-                     key=f"{key}{lead_id}_history")
+        with st.container(key=f"history_table_{key}{lead_id}"):
+            st.dataframe(history_rows(life.history, zone), hide_index=True, width="stretch",
+                         key=f"{key}{lead_id}_history")
+        with st.container(key=f"history_cards_{key}{lead_id}"):  # a phone: one line an event
+            for entry in life.history:
+                st.caption(md_escape(" · ".join(part for part in (
+                    _when(entry.at, zone), entry.who, entry.what, _when(entry.appointment_at, zone),
+                    entry.note) if part)))
     else:
         st.caption("Nothing logged yet.")
     next_step_form(viewer, life, f"{key}{lead_id}_", zone)

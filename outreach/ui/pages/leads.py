@@ -6,6 +6,7 @@ address ``?lead=ID`` opens that lead, whatever the filters say.
 
 from __future__ import annotations
 
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -24,6 +25,10 @@ from outreach.ui.auth import current_viewer
 from outreach.ui.context import get_runtime
 from outreach.ui.lead_detail import appointments_due_panel, lead_detail
 from outreach.ui.params import row_id
+from outreach.ui.phone import phone_friendly
+from outreach.ui.text import md_escape
+
+CARDS_SHOWN = 50  # on a phone a longer list is a search away
 
 
 def result_rows(leads: list[Lead], owners: dict[int, str], region: str, zone: ZoneInfo) -> pd.DataFrame:
@@ -76,19 +81,42 @@ def results(viewer: Viewer) -> list[Lead]:
         return found
     more = " (the newest; narrow the search for the rest)" if len(found) == SEARCH_LIMIT else ""
     st.caption(f"{len(found)} lead{'s' if len(found) != 1 else ''}{more}")
-    st.dataframe(result_rows(found, owners, region, ZoneInfo(viewer.time_zone)), hide_index=True,
-                 width="stretch")
+    lead_ids = [lead.id for lead in found]
+    with st.container(key="leads_table"):  # a desk: the table, a row opens its lead
+        st.dataframe(result_rows(found, owners, region, ZoneInfo(viewer.time_zone)), hide_index=True,
+                     width="stretch", key="leads_rows", on_select=partial(_open_selected_row, lead_ids),
+                     selection_mode="single-row")
+    with st.container(key="leads_cards"):  # a phone: one card a lead, tapped to open it
+        for lead in found[:CARDS_SHOWN]:
+            st.button(f"**{md_escape(lead.full_name)}** · {STATUS_LABELS.get(lead.status, lead.status)} · "
+                      f"{lead.kind}", key=f"leads_card{lead.id}", width="stretch", on_click=_open,
+                      args=(lead.id,))
+        if len(found) > CARDS_SHOWN:
+            st.caption(f"The first {CARDS_SHOWN}: search to find the others.")
     return found
+
+
+def _open(lead_id: int) -> None:
+    st.session_state["leads_open"] = lead_id
+
+
+def _open_selected_row(lead_ids: list[int]) -> None:
+    rows = st.session_state["leads_rows"].selection.rows
+    if rows and rows[0] < len(lead_ids):
+        _open(lead_ids[rows[0]])
 
 
 def render() -> None:
     viewer = current_viewer()
     st.title("Leads")
+    phone_friendly()
     flash()
     appointments_due_panel(viewer)
     linked = linked_lead()
     found = results(viewer)
     names = {lead.id: f"{lead.full_name} ({STATUS_LABELS.get(lead.status, lead.status)})" for lead in found}
+    if st.session_state.get("leads_open") not in names:  # opened earlier, filtered out since
+        st.session_state.pop("leads_open", None)
     chosen = st.selectbox("Open a lead", list(names), format_func=names.get, index=None, key="leads_open",
                           placeholder="Choose a lead to see its history and log what happened")
     opened = chosen or linked

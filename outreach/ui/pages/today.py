@@ -31,6 +31,7 @@ from outreach.ui.context import get_runtime
 from outreach.ui.lead_detail import appointments_due_panel, lead_detail
 from outreach.ui.lead_list import OPENED, lead_panel, live_countdown
 from outreach.ui.params import row_id
+from outreach.ui.phone import phone_friendly
 from outreach.ui.text import md_escape
 from outreach.ui.thanks_panel import thank_you_panel
 
@@ -42,23 +43,6 @@ FORMS_SHOWN = 30  # the most urgent; the countdown table above lists every lead
 
 # A phone is held in one hand: links and choices a thumb can hit (44 px, Apple's and WCAG's minimum),
 # and on a narrow screen the leads as cards, since a wide table hides the next reminder off the side.
-PHONE_CSS = """<style>
-a[href^="tel:"], a[href^="mailto:"] { display: inline-flex; align-items: center; min-height: 44px;
-  padding: 0 0.5rem; }
-[data-testid="stRadio"] [role="radiogroup"] label { min-height: 44px; display: flex; align-items: center;
-  padding-right: 0.75rem; }
-[data-testid="stCheckbox"] label { min-height: 44px; display: flex; align-items: center; }
-.stButton button, [data-testid="stTab"], [data-testid="stExpander"] summary { min-height: 44px; }
-.st-key-countdown_cards .stButton button { justify-content: flex-start; text-align: left; }
-@media (max-width: 640px) { .st-key-countdown_table { display: none; } }
-@media (min-width: 641px) { .st-key-countdown_cards { display: none; } }
-</style>"""
-
-
-def phone_friendly() -> None:
-    st.html(PHONE_CSS)
-
-
 def whose_day(viewer: Viewer, reps: list[Rep]) -> int | None:
     """A rep sees their own day; a manager picks a rep, or everyone's leads."""
     if not viewer.is_manager:
