@@ -97,6 +97,8 @@ def test_opening_a_lead_and_logging_won(demo_app: Runtime) -> None:
     at.button(key=f"{prefix}save").click().run()
     assert not at.exception, at.exception
     assert shown(at.success[0].value) == "Tara Closer: Won logged."
+    assert at.radio(key=f"leads{lead_id}_1_step").value is None  # a fresh, empty form
+    assert not [t for t in at.text_input if t.key == f"leads{lead_id}_1_note" and t.value]
     with demo_app.db.session() as session:
         lead = session.get(Lead, lead_id)
         assert (lead.status, lead.closed_at is not None) == ("won", True)
@@ -147,6 +149,10 @@ def test_on_a_phone_a_lead_is_a_card_and_one_tap_opens_it(demo_app: Runtime) -> 
     assert not at.exception, at.exception
     assert at.selectbox(key="leads_open").value == lead_id
     assert [shown(s.value) for s in at.subheader] == ["Vera Tapped · Connected"]
-    at.multiselect(key="leads_status").set_value(["won"]).run()  # filtered out: closed, no error
+    at.multiselect(key="leads_status").set_value(["won"]).run()  # filtered out, still worked on
     assert not at.exception, at.exception
-    assert at.selectbox(key="leads_open").value is None
+    assert at.selectbox(key="leads_open").value == lead_id
+    assert [shown(s.value) for s in at.subheader] == ["Vera Tapped · Connected"]
+    at.selectbox(key="demo_rep").set_value(PRIYA).run()  # someone else at this browser: not theirs
+    assert not at.exception, at.exception
+    assert not [s for s in at.subheader if "Vera" in s.value] and at.selectbox(key="leads_open").value is None

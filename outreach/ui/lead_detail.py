@@ -72,7 +72,7 @@ def lead_detail(viewer: Viewer, lead_id: int, key: str = "detail") -> bool:
                     entry.note) if part)))
     else:
         st.caption("Nothing logged yet.")
-    next_step_form(viewer, life, f"{key}{lead_id}_", zone)
+    next_step_form(viewer, life, next_step_prefix(key, lead_id), zone)
     return True
 
 
@@ -96,6 +96,12 @@ def _facts(life: LeadLife, region: str, zone: ZoneInfo) -> None:
              ("Appointment", _when(lead.appointment_at, zone) if lead.status == "appointment" else ""),
              ("Lost because", lead.lost_reason if lead.status == "lost" else "")]
     st.caption("  \n".join(f"{label}: {md_escape(value)}" for label, value in facts if value))
+
+
+def next_step_prefix(key: str, lead_id: int) -> str:
+    """The form's widget keys; a saved form gets new ones, so the browser shows an empty form
+    (deleting a widget's value does not clear what the browser shows for it)."""
+    return f"{key}{lead_id}_" + (f"{n}_" if (n := st.session_state.get(f"{key}{lead_id}_form", 0)) else "")
 
 
 def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo) -> None:
@@ -150,8 +156,10 @@ def save_next_step(viewer: Viewer, lead_id: int, prefix: str) -> None:
     except SQLAlchemyError as exc:
         state[f"{prefix}error"] = SAVE_FAILED.format(type(exc).__name__)
         return
-    for key in [k for k in state if str(k).startswith(prefix)]:
-        del state[key]
+    for key in [k for k in state if str(k).startswith(prefix) and k != f"{prefix}token"]:
+        del state[key]  # the token stays: a double click's second save is recognised and logs nothing
+    form = f"{prefix.split('_')[0]}_form"
+    state[form] = state.get(form, 0) + 1
     state["flash"] = f"{name}: {LATER_STEPS[step]} logged."
 
 

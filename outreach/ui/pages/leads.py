@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import select
 
-from outreach.access import Viewer
+from outreach.access import NotAllowed, Viewer, lead_for
 from outreach.leads.lead_life import FILTER_LABELS, SEARCH_LIMIT, search_leads
 from outreach.leads.leads import working_reps
 from outreach.models import Lead, Rep
@@ -96,6 +96,23 @@ def results(viewer: Viewer) -> list[Lead]:
     return found
 
 
+def _label(lead: Lead, zone: ZoneInfo) -> str:
+    """What never changes while the lead is worked on (a status in it would go stale in the browser)."""
+    return f"{lead.full_name} ({lead.kind}, {lead.created_at.astimezone(zone):%d %b %Y})"
+
+
+def keep_open(viewer: Viewer, names: dict[int, str]) -> None:
+    """The lead being worked on stays open when the filters no longer match it (marked Won, say)."""
+    opened = st.session_state.get("leads_open")
+    if opened is None or opened in names:
+        return
+    try:
+        with get_runtime().db.session() as session:
+            names[opened] = _label(lead_for(session, viewer, opened), ZoneInfo(viewer.time_zone))
+    except NotAllowed:  # the viewer changed (the demo picker): not theirs to see
+        st.session_state.pop("leads_open", None)
+
+
 def _open(lead_id: int) -> None:
     st.session_state["leads_open"] = lead_id
 
@@ -114,9 +131,8 @@ def render() -> None:
     appointments_due_panel(viewer)
     linked = linked_lead()
     found = results(viewer)
-    names = {lead.id: f"{lead.full_name} ({STATUS_LABELS.get(lead.status, lead.status)})" for lead in found}
-    if st.session_state.get("leads_open") not in names:  # opened earlier, filtered out since
-        st.session_state.pop("leads_open", None)
+    names = {lead.id: _label(lead, ZoneInfo(viewer.time_zone)) for lead in found}
+    keep_open(viewer, names)
     chosen = st.selectbox("Open a lead", list(names), format_func=names.get, index=None, key="leads_open",
                           placeholder="Choose a lead to see its history and log what happened")
     opened = chosen or linked
