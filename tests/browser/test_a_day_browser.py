@@ -9,27 +9,17 @@ README's screenshots.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.test_phone_browser import PHONE, idle, sideways_scroll, small_targets, styled
-from tests.browser.test_rep_page_browser import chromium, screenshot_path, serve
+from tests.browser.test_rep_page_browser import chromium, screenshot_path, server, server_with_history
 
 pytestmark = pytest.mark.browser
 DESK = {"width": 1400, "height": 900}
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    yield from serve(tmp_path, history=False)
-
-
-@pytest.fixture
-def server_with_history(tmp_path: Path) -> Iterator[str]:
-    yield from serve(tmp_path, history=True)
+__all__ = ["server", "server_with_history"]  # the fixtures, shared with the rep page's test
 
 
 def press(target: Locator, phone: bool) -> None:
