@@ -22,9 +22,17 @@ from outreach.models import Customer, Lead, LeadEvent, OutboxMessage, Rep
 from outreach.runtime import Runtime, sender, team_settings
 from outreach.team.metrics import Filters, report_for
 from tests.apptest import MANAGER, open_app
+from tests.sheets import ManagerSheet
 from tests.shown import shown
+from tests.test_sync import NOW as SYNC_NOW
+from tests.test_sync import sheet, sync
+
+__all__ = ["sheet"]  # the fixture (a local workbook, then Google), imported for pytest to find
 
 MONDAY_10AM_NY = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+MONDAY_8AM_NY = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+MONDAY_10PM_NY = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+TUESDAY_8AM_NY = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
 ROSA, JORDAN = "rosa.alvarez@example.com", "jordan.rivera@example.com"
 NY = ZoneInfo("America/New_York")
 
@@ -81,8 +89,116 @@ def test_the_desk_says_when_the_callback_comes(desk: Runtime) -> None:
 
     soon = Intake(1, "new", "Jordan", MONDAY_10AM_NY + timedelta(minutes=5), ())
     assert what_to_say(soon, MONDAY_10AM_NY, NY) == "Jordan will call you back within 5 minutes."
-    tomorrow = Intake(1, "new", "Sam", datetime(2026, 11, 24, 13, 0, tzinfo=UTC), ())
-    assert what_to_say(tomorrow, MONDAY_10AM_NY, NY) == "Sam will call you back Tuesday by 08:00."
+    # In the owner's hours, a first reminder as late as tomorrow's (a caller at 17:58): by then.
+    tomorrow = Intake(1, "new", "Sam", TUESDAY_8AM_NY, ())
+    assert what_to_say(tomorrow, MONDAY_10AM_NY, NY) == "Sam will call you back tomorrow morning, by 08:00."
+
+
+def test_outside_the_owners_hours_the_desk_names_their_opening_in_a_callers_words() -> None:
+    from outreach.leads.front_desk import Intake, what_to_say, who_has_it
+
+    friday_night = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 21:00 in New York
+    monday_8am = datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    weekend = Intake(1, "new", "Sam", monday_8am, (), owner_back_at=monday_8am)
+    assert what_to_say(weekend, friday_night, NY) == "Sam will call you back on Monday morning, from 08:00."
+    assert who_has_it(weekend, friday_night, NY) == "Sam has the e-mail"  # a new lead's alert: at any hour
+    early = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 06:00 in New York
+    before_opening = Intake(1, "concern", "Sam", MONDAY_8AM_NY, (), owner_back_at=MONDAY_8AM_NY)
+    assert what_to_say(before_opening, early, NY) == "Sam will call you back this morning, from 08:00."
+    talked_to = Intake(1, "called_again", "Sam", None, (), owner_back_at=monday_8am, message_held=True)
+    assert what_to_say(talked_to, friday_night, NY) == (
+        "Sam will get your message on Monday morning, at 08:00.")
+    assert who_has_it(talked_to, friday_night, NY) == (
+        "Sam gets the e-mail on Monday morning, at 08:00 (outside their hours now)")
+    after_christmas = datetime(2026, 12, 28, 13, 0, tzinfo=UTC)
+    long_away = Intake(1, "new", "Sam", after_christmas, (), owner_back_at=after_christmas)
+    assert what_to_say(long_away, datetime(2026, 12, 19, 2, 0, tzinfo=UTC), NY) == (
+        "Sam will call you back on Monday 28 December, from 08:00.")
+
+
+def test_a_caller_already_talked_to_is_told_the_message_is_passed_on(desk: Runtime) -> None:
+    from outreach.leads.front_desk import what_to_say
+
+    first = save(desk, first_name="Una", phone="(617) 555-0172", asked_for_id=viewer(desk, JORDAN).rep_id)
+    with desk.db.session() as session, session.begin():
+        log_followup(session, viewer(desk, JORDAN), first.lead_id, "connected", MONDAY_10AM_NY)
+    assert first.kind == "new"
+    later = MONDAY_10AM_NY + timedelta(minutes=30)
+    again = save(desk, at=later, first_name="Una", phone="(617) 555-0172", reason="About the quote")
+    # Connected: no reminder follows, so no call "in a minute" to promise; the e-mail goes now.
+    assert (again.kind, again.callback_by, again.message_held) == ("called_again", None, False)
+    assert what_to_say(again, later, NY) == "Jordan has your message now and will get back to you."
+    assert messages(desk, first.lead_id)[-1].kind == "called-again"
+
+
+def test_out_of_hours_the_desk_promises_the_owners_opening_not_a_minute(desk: Runtime) -> None:
+    from outreach.leads.front_desk import what_to_say, who_has_it
+    from outreach.leads.nagging import NagGate
+    from outreach.mail.outbox import SEND
+
+    jordan = viewer(desk, JORDAN).rep_id
+    talked = save(desk, first_name="Vera", phone="(617) 555-0173", asked_for_id=jordan)
+    with desk.db.session() as session, session.begin():
+        log_followup(session, viewer(desk, JORDAN), talked.lead_id, "connected", MONDAY_10AM_NY)
+        gate = NagGate(desk.db, team_settings(session))
+    # A new caller at 22:00: the alert goes at once, at any hour; the first reminder waits for 08:00.
+    new = save(desk, at=MONDAY_10PM_NY, first_name="Walt", phone="(617) 555-0174", asked_for_id=jordan)
+    assert (new.callback_by, new.owner_back_at, new.message_held) == (TUESDAY_8AM_NY, TUESDAY_8AM_NY, False)
+    assert what_to_say(new, MONDAY_10PM_NY, NY) == "Jordan will call you back tomorrow morning, from 08:00."
+    assert who_has_it(new, MONDAY_10PM_NY, NY) == "Jordan has the e-mail"
+    alert, = messages(desk, new.lead_id)
+    assert gate(alert, MONDAY_10PM_NY) == SEND
+    # Walt calls again at 22:05: his "called again" waits for Jordan's opening, and the desk says so.
+    late = MONDAY_10PM_NY + timedelta(minutes=5)
+    again = save(desk, at=late, first_name="Walt", phone="(617) 555-0174", reason="Still there?")
+    assert what_to_say(again, late, NY) == "Jordan will call you back tomorrow morning, from 08:00."
+    assert who_has_it(again, late, NY) == (
+        "Jordan gets the e-mail tomorrow morning, at 08:00 (outside their hours now)")
+    called = messages(desk, new.lead_id)[-1]
+    assert called.kind == "called-again" and gate(called, late).hold_until == TUESDAY_8AM_NY
+    # Vera, reached already: no reminder, and the message itself waits for the morning.
+    vera = save(desk, at=late, first_name="Vera", phone="(617) 555-0173")
+    assert what_to_say(vera, late, NY) == "Jordan will get your message tomorrow morning, at 08:00."
+    # A customer's concern at night: alert and manager's copy at once, the first reminder at 08:00.
+    customer = a_customer(desk)
+    concern = save(desk, at=late, first_name=customer.first_name, phone=customer.phone, reason="Leaking")
+    assert concern.kind == "concern" and concern.callback_by == TUESDAY_8AM_NY
+    assert what_to_say(concern, late, NY) == "Jordan will call you back tomorrow morning, from 08:00."
+    alert, = messages(desk, concern.lead_id)
+    assert alert.cc == [MANAGER] and gate(alert, late) == SEND
+
+
+def test_a_caller_talked_to_whose_owner_has_left_reaches_the_next_rep(desk: Runtime) -> None:
+    from outreach.leads.front_desk import what_to_say
+
+    first = save(desk, first_name="Xena", phone="(617) 555-0175", asked_for_id=viewer(desk, JORDAN).rep_id)
+    with desk.db.session() as session, session.begin():
+        log_followup(session, viewer(desk, JORDAN), first.lead_id, "connected", MONDAY_10AM_NY)
+        session.scalar(select(Rep).where(Rep.email == JORDAN)).active = False
+    later = MONDAY_10AM_NY + timedelta(minutes=3)
+    again = save(desk, at=later, first_name="Xena", phone="(617) 555-0175", reason="New question")
+    assert (again.kind, again.owner_first_name) == ("called_again", "Priya")
+    # A handover of a lead talked to sends no alert: the new owner hears that it called again.
+    called = messages(desk, first.lead_id)[-1]
+    assert (called.kind, called.to_email, called.key) == ("called-again", "priya.patel@example.com",
+                                                          again.alert_keys[0])
+    assert "New question" in called.text
+    assert what_to_say(again, later, NY) == "Priya has your message now and will get back to you."
+
+
+def test_the_page_at_night_says_when_the_owner_is_back(desk: Runtime) -> None:
+    with time_machine.travel(MONDAY_10PM_NY, tick=False):
+        at = fill(as_desk(), phone="(617) 555-0178", first_name="Yul")
+        at.button(key="fd0_save").click().run()
+        assert not at.exception, at.exception
+        said = shown(at.success[0].value)
+        assert "New lead: Yul" in said and "has the e-mail" in said
+        assert "will call you back tomorrow morning, from" in said
+        assert "in a minute" not in said
+        fill(at, prefix="fd1_", phone="(617) 555-0178", first_name="Yul")
+        at.button(key="fd1_save").click().run()
+        said = shown(at.success[0].value)
+        assert "Called again: Yul" in said and "gets the e-mail tomorrow morning" in said
 
 
 def test_nobody_asked_for_goes_round_robin_among_reps_at_work(desk: Runtime) -> None:
@@ -438,3 +554,53 @@ def test_a_failed_save_does_not_leave_the_last_callers_words_up(desk: Runtime) -
     at.button(key="fd1_save").click().run()
     assert not any("Tell the caller" in shown(s.value) for s in at.success)
     assert any("ask for the caller's name" in shown(e.value) for e in at.error)
+
+
+# -- the sheet: the front desk's settings and its callers on the Leads tab ------------------------
+
+def test_the_front_desks_settings_are_read_and_a_bad_one_is_named_with_the_default_kept(
+        sheet: ManagerSheet, database) -> None:  # type: ignore[no-untyped-def]
+    sheet.set_tab("Settings", [["Key", "Value"], ["Concern Reminder Schedule", "2m, 10m, 20m"],
+                               ["Front Desk Handover", "25"]])
+    result = sync(sheet, database)
+    assert [p for p in result.problems if p.tab == "Settings"] == []
+    with database.session() as session:
+        team = team_settings(session)
+    minutes = [timedelta(minutes=m) for m in (2, 10, 20)]
+    assert team.concern_reminder_offsets == tuple(minutes)
+    # ...then the leads' schedule from its first point past the concern's last (60m, 4h).
+    assert team.offsets_for("concern") == (*minutes, timedelta(minutes=60), timedelta(hours=4))
+    assert team.front_desk_handover == timedelta(minutes=25)  # a bare number is minutes
+    sheet.set_tab("Settings", [["Key", "Value"], ["Concern Reminder Schedule", "30m, 5m"],
+                               ["Front Desk Handover", "soon"]])
+    result = sync(sheet, database, SYNC_NOW + timedelta(minutes=1))
+    reasons = {(p.row, p.column, p.value): p.reason for p in result.problems if p.tab == "Settings"}
+    assert reasons == {
+        (2, "Concern Reminder Schedule", "30m, 5m"): "durations must be increasing; the default is kept",
+        (3, "Front Desk Handover", "soon"): "expected a duration like 15m, 4h or 1d; the default is kept"}
+    with database.session() as session:
+        team = team_settings(session)
+    assert team.concern_reminder_offsets == tuple(timedelta(minutes=m) for m in (5, 15, 30, 60))
+    assert team.front_desk_handover == timedelta(minutes=15)
+
+
+def test_the_front_desks_callers_reach_the_leads_tab_at_the_next_write_back(
+        sheet: ManagerSheet, database) -> None:  # type: ignore[no-untyped-def]
+    sync(sheet, database)
+    with database.session() as session, session.begin():
+        maya = Viewer.of(session.scalar(select(Rep).where(Rep.email == "maya@example.com")))  # a manager
+        ann = session.scalar(select(Rep).where(Rep.email == "ann@example.com"))
+        team = team_settings(session)
+        for token, fields in (("t-zoe", {"first_name": "Zoe", "last_name": "Quill", "phone": "(617) 555-0179",
+                                         "reason": "A new roof", "asked_for_id": ann.id}),
+                              ("t-carla", {"first_name": "Carla", "phone": "(212) 555-0101",
+                                           "reason": "Invoice charged twice"})):
+            save_intake(session, maya, IntakeInput(client_token=token, **fields), team, SYNC_NOW)
+    result = sync(sheet, database, SYNC_NOW + timedelta(minutes=1))
+    assert "Leads" in result.written_tabs
+    header, *rows = sheet.tab("Leads")
+    cells = [dict(zip(header, row, strict=False)) for row in rows]
+    assert [(c["Kind"], c["Owner"], c["First Name"], c["Need"]) for c in cells] == [
+        ("Inbound", "ann@example.com", "Zoe", "A new roof"),
+        ("Concern", "ann@example.com", "Carla", "Invoice charged twice")]
+    assert cells[0]["Phone"] != "" and cells[0]["Status"] != ""

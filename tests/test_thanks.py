@@ -150,7 +150,87 @@ def test_with_email_the_customer_gets_one_from_the_rep_never_a_do_not_call_one(
         assert [(m.to_email, m.reply_to_email, m.from_name) for m in sent] == [
             ("carla@example.org", "ann@example.com", "Ann Archer")]
         assert "Kim" in sent[0].text and "Ann Archer" in sent[0].text
-        assert all(t.done_at is not None for t in thank_yous(session))  # e-mail only: no task left
+        # E-mailed: no task left. Fay (Do Not Call): nothing owed. Dev (no address): a task instead.
+        assert {t.lead_id: (t.done_at is not None, t.done_note) for t in thank_yous(session)} == {
+            kim.id: (True, "e-mail queued"), lou.id: (True, "not thanked: Do Not Call"), max_.id: (False, "")}
+
+
+def test_with_email_a_customer_without_an_address_is_thanked_by_phone_and_nothing_claims_an_email(
+        database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        session.get(Customer, team["carla"]).email = None
+        for mode in ("email", "both"):
+            lead = referral(session, team["bob"], team["carla"], f"Pat {mode.title()}", status="connected",
+                            first_contact_at=NOW)
+            thanks = note_milestone(session, lead, NOW, setting(**{"Thank Referrers": mode}))
+            assert (thanks.rep_id, thanks.done_at, thanks.done_note) == (team["ann"], None, ""), mode
+        items = open_thank_yous(session, viewer(session, team["ann"]), team["ann"])
+        assert [i.text for i in items] == [
+            "Carla Diaz's referral Pat Email was reached — say thank you",
+            "Carla Diaz's referral Pat Both was reached — say thank you"]
+        assert session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "thank-you")).all() == []
+
+
+def test_a_do_not_call_customer_is_owed_no_thank_you_in_any_mode(database: Database, team: Team) -> None:
+    with database.session() as session, session.begin():
+        for mode in ("task", "email", "both"):
+            lead = referral(session, team["ann"], team["fay"], f"Rex {mode.title()}", status="won",
+                            first_contact_at=NOW)
+            thanks = note_milestone(session, lead, NOW, setting(**{"Thank Referrers": mode}))
+            assert (thanks.milestone, thanks.done_at, thanks.done_note) == (
+                "won", NOW, "not thanked: Do Not Call"), mode
+        # Neither a call to make (no task on Today, none in the morning e-mail) nor an e-mail.
+        assert open_thank_yous(session, viewer(session, team["ann"]), team["ann"]) == []
+        assert session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "thank-you")).all() == []
+
+
+def test_a_call_logged_with_the_customer_on_the_call_log_marks_the_thank_you_done(
+        database: Database, team: Team) -> None:
+    from outreach.calls.calls import CallInput, log_call
+    from outreach.models import PlannedCall
+
+    later = NOW + timedelta(hours=1)
+    with database.session() as session, session.begin():
+        bob = viewer(session, team["bob"])
+        for name, customer in (("Wes Hart", team["carla"]), ("Yan Li", team["dev"])):
+            lead = referral(session, team["bob"], customer, name)
+            log_followup(session, bob, lead.id, "connected", NOW)
+        planned = PlannedCall(plan_date=NOW.date(), rep_id=team["ann"], customer_id=team["carla"], position=1,
+                              status="open", created_at=NOW)
+        session.add(planned)
+        session.flush()
+        # Ann's call with Carla, on the rep's own call log: even no answer is a call with her.
+        log_call(session, viewer(session, team["ann"]), CallInput(planned.id, "no_answer", "carla-call"),
+                 TeamSettings(), later)
+        carla, dev = thank_yous(session)
+        assert (carla.customer_id, carla.done_at, carla.done_by_id, carla.done_note) == (
+            team["carla"], later, team["ann"], "a call was logged")
+        assert (dev.customer_id, dev.done_at) == (team["dev"], None)  # a call with Carla thanks only Carla
+        assert [i.customer for i in open_thank_yous(session, bob, team["bob"])] == ["Dev Evans"]
+
+
+def test_a_thank_you_never_puts_a_customer_on_a_call_list(database: Database, team: Team) -> None:
+    from outreach.calls.planner import plan_day
+    from outreach.models import Rep
+
+    with database.session() as session, session.begin():
+        ann = session.get(Rep, team["ann"])
+        ann.daily_calls = 1
+        gil = add_customer(session, "Gil Hunt", owner="ann@example.com")  # hers, never asked: first
+        carla = session.get(Customer, team["carla"])
+        carla.last_asked_at = NOW - timedelta(days=200)  # out of her cooldown, asked longer ago than Gil
+        lead = referral(session, team["bob"], team["carla"], "Zia Moor")
+        log_followup(session, viewer(session, team["bob"]), lead.id, "connected", NOW, next_step="won")
+        owed = open_thank_yous(session, viewer(session, ann.id), ann.id)
+        assert [i.customer for i in owed] == ["Carla Diaz"]
+        # Owed a thank-you, Carla does not jump the queue: Gil takes Ann's one call.
+        assert plan_day(session, NOW.date(), [ann], TeamSettings(), NOW) == {ann.id: [gil.id]}
+        # Nor does it lift the cooldown: asked yesterday, she stays off even with room to spare.
+        carla.last_asked_at = NOW - timedelta(days=1)
+        ann.daily_calls = 3
+        tuesday = NOW.date() + timedelta(days=1)
+        picks = plan_day(session, tuesday, [ann], TeamSettings(), NOW + timedelta(days=1))
+        assert carla.id not in picks[ann.id] and gil.id in picks[ann.id]
 
 
 def test_the_thank_you_email_matches_sendgrids_contract(database: Database, team: Team,

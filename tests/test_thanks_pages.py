@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from outreach.access import Viewer
 from outreach.calls.call_list import compose_call_list
@@ -64,6 +65,43 @@ def test_the_thank_you_is_at_the_top_of_today_and_one_click_marks_it_done(thanke
         done = session.get(ThankYou, thanks.id)
         assert done.done_note == "Called, she was delighted" and done.done_at is not None
         assert session.get(Customer, customer_id).last_asked_at is None  # no ask, no cooldown
+
+
+def test_a_manager_without_calls_sees_the_thank_yous_they_owe_whatever_the_view(demo_app: Runtime) -> None:
+    """Maya makes no daily calls (no morning list) and opens Today on everyone's leads: hers show anyway."""
+    with time_machine.travel(MONDAY_9AM_NY, tick=False):
+        with demo_app.db.session() as session, session.begin():
+            jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
+            maya = session.scalar(select(Rep).where(Rep.email == MANAGER))
+            hers = reached_referral(session, jordan, "Dana Whitfield", owner=maya, first=True)
+            reached_referral(session, jordan, "Eli Stone", owner=jordan, first=False)
+            owed = session.scalar(select(ThankYou).where(ThankYou.rep_id == maya.id))
+            assert maya.daily_calls == 0 and owed is not None
+        at = open_app(as_email=MANAGER)
+        assert not at.exception, at.exception
+        assert at.selectbox(key="whose_day").value == "everyone"
+        assert at.subheader[0].value == "Say thank you (1)"
+        assert any(f"{hers}'s referral Dana Whitfield was reached" in shown(m.value) for m in at.markdown)
+        # Looking at Jordan's day: hers first, then his, each under its own heading.
+        at.selectbox(key="whose_day").set_value(str(jordan.id)).run()
+        assert [h.value for h in at.subheader[:2]] == ["Say thank you (1)", "Jordan Rivera's thank-yous (1)"]
+        at.button(key=f"thanks{owed.id}_done").click().run()
+        assert not at.exception, at.exception
+        with demo_app.db.session() as session:
+            assert session.get(ThankYou, owed.id).done_by_id == maya.id
+        thanks = [h.value for h in at.subheader if "thank" in h.value.lower()]
+        assert thanks == ["Jordan Rivera's thank-yous (1)"]
+
+
+def reached_referral(session: Session, taker: Rep, name: str, *, owner: Rep, first: bool) -> str:
+    """A referral ``taker`` reached, from a customer of ``owner``'s (who owes the thank-you); the customer."""
+    order = Customer.id if first else Customer.id.desc()
+    customer = session.scalar(select(Customer).where(Customer.active.is_(True), Customer.phone.is_not(None))
+                              .order_by(order).limit(1))
+    customer.owner_email = owner.email
+    lead = add_lead(session, taker, name, referring_customer_id=customer.id)
+    log_followup(session, Viewer.of(taker), lead.id, "connected", MONDAY_9AM_NY)
+    return customer.full_name
 
 
 def test_the_morning_email_lists_the_thank_you(thanked) -> None:  # type: ignore[no-untyped-def]

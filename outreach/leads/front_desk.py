@@ -4,7 +4,8 @@ The person answering the phone types who called; saving decides what the call is
 in the page (the page's lookup is a preview, the save looks again):
 
 - someone with a live lead already (not won, lost, not a fit or a duplicate): no second lead.
-  The owner hears "<name> called again" at once, and the lead's history shows the call;
+  The owner hears "<name> called again" at once in their hours (else at their next opening), and the
+  lead's history shows the call;
 - an existing customer (same phone in E.164, or same e-mail): a **concern** for the customer's
   owner, alerted at once with their manager copied, reminded on ``Concern Reminder Schedule``;
 - anyone else: a new inbound lead for the rep the caller asked for, else the next rep in turn.
@@ -80,9 +81,14 @@ class Intake:
     lead_id: int
     kind: str  # "new", "concern" or "called_again"
     owner_first_name: str
-    callback_by: datetime | None  # the owner's first reminder: when the caller can expect the call
+    # The owner's next reminder: when the caller can expect the call. None when none follows (the lead
+    # was talked to already: a "called again" is all the owner gets).
+    callback_by: datetime | None
     alert_keys: tuple[str, ...]
     repeated: bool = False  # the same form saved before (a double click): nothing new was made
+    # The owner is outside their business hours now: their next opening. Nothing nags them before it.
+    owner_back_at: datetime | None = None
+    message_held: bool = False  # the owner's e-mail (a "called again") waits for owner_back_at
 
 
 def _require_desk(viewer: Viewer) -> None:
@@ -216,7 +222,7 @@ def save_intake(session: Session, viewer: Viewer, data: IntakeInput, team: TeamS
     """Turn the call into a lead, a concern or a "called again", with the owner's e-mail queued."""
     _require_desk(viewer)
     if data.client_token:
-        repeated = _saved_before(session, data.client_token)
+        repeated = _saved_before(session, data.client_token, team, now)
         if repeated is not None:
             return repeated
     checked = check_intake(session, data, team)
@@ -231,15 +237,26 @@ def save_intake(session: Session, viewer: Viewer, data: IntakeInput, team: TeamS
     return _new_lead(session, desk, checked, data, team, now)
 
 
-def _saved_before(session: Session, token: str) -> Intake | None:
+def _saved_before(session: Session, token: str, team: TeamSettings, now: datetime) -> Intake | None:
     event = session.scalar(select(LeadEvent).where(LeadEvent.client_token == token))
     if event is None:
         return None
     lead = session.get(Lead, event.lead_id)
     owner = session.get(Rep, lead.owner_id) if lead else None
     assert lead is not None and owner is not None
-    kind = "called_again" if event.outcome == CALLED_AGAIN else _kind(lead)
-    return Intake(lead.id, kind, owner.first_name, lead.next_reminder_at, (), repeated=True)
+    called_again = event.outcome == CALLED_AGAIN
+    return _told(lead, owner, "called_again" if called_again else _kind(lead), (), team, now,
+                 held=called_again, repeated=True)
+
+
+def _told(lead: Lead, owner: Rep, kind: str, keys: tuple[str, ...], team: TeamSettings, now: datetime,
+          *, held: bool, repeated: bool = False) -> Intake:
+    """What the save did, with the owner's hours: ``held`` when the owner's e-mail waits for them
+    outside their hours (a "called again"; a new lead's alert goes at any hour)."""
+    calendar, zone = WorkCalendar(team), ZoneInfo(owner.time_zone)
+    back = None if calendar.is_open(now, zone) else calendar.next_opening(now, zone)
+    return Intake(lead.id, kind, owner.first_name, lead.next_reminder_at, keys, repeated,
+                  owner_back_at=back, message_held=held and back is not None)
 
 
 def _kind(lead: Lead) -> str:
@@ -275,24 +292,28 @@ def _called_again(session: Session, desk: Rep, lead: Lead, checked: _Checked, da
     event = _event(desk, lead, CALLED_AGAIN, data, now, note)
     session.add(event)
     session.flush()
-    if not owner.active:  # its owner has left the team: the next rep in turn calls back
-        return _handed_on_for_call(session, desk, lead, owner, team, now)
     key = f"called-again:{lead.id}:{event.id}"
+    if not owner.active:  # its owner has left the team: the next rep in turn calls back
+        return _handed_on_for_call(session, desk, lead, owner, note, key, team, now)
     enqueue(session, called_again_email(lead, owner, desk.name, note, lead_facts(session, [lead]), team,
                                         now, key), now)
-    return Intake(lead.id, "called_again", owner.first_name, lead.next_reminder_at or now, (key,))
+    return _told(lead, owner, "called_again", (key,), team, now, held=True)
 
 
-def _handed_on_for_call(session: Session, desk: Rep, lead: Lead, previous: Rep, team: TeamSettings,
-                        now: datetime) -> Intake:
+def _handed_on_for_call(session: Session, desk: Rep, lead: Lead, previous: Rep, note: str, key: str,
+                        team: TeamSettings, now: datetime) -> Intake:
     owner = _next_in_turn(session, team, now)
     lead.owner_id = owner.id
     session.add(LeadEvent(lead_id=lead.id, rep_id=desk.id, outcome="reassigned", from_rep_id=previous.id,
                           note="the owner has left the team; the caller phoned again", created_at=now))
     session.flush()  # the alert's key counts this reassignment
     hand_over(session, lead, previous, desk, team, now)
-    return Intake(lead.id, "called_again", owner.first_name, lead.next_reminder_at or now,
-                  (alert_key(lead),))
+    if lead.is_open:  # the new owner's handover alert, at once
+        return _told(lead, owner, "called_again", (alert_key(lead),), team, now, held=False)
+    # Talked to already: a handover sends no alert, so the new owner hears that the lead called again.
+    enqueue(session, called_again_email(lead, owner, desk.name, note, lead_facts(session, [lead]), team,
+                                        now, key), now)
+    return _told(lead, owner, "called_again", (key,), team, now, held=True)
 
 
 def _concern(session: Session, desk: Rep, customer: Customer, checked: _Checked, data: IntakeInput,
@@ -335,21 +356,49 @@ def _opened(session: Session, desk: Rep, lead: Lead, owner: Rep, data: IntakeInp
     session.flush()
     session.add(_event(desk, lead, INTAKE, data, now))
     start_following_up(session, lead, team, now, cc=cc, taken_by=desk.name)
-    return Intake(lead.id, _kind(lead), owner.first_name,
-                  lead.next_reminder_at, (alert_key(lead),))
+    return _told(lead, owner, _kind(lead), (alert_key(lead),), team, now, held=False)
 
 
 def what_to_say(intake: Intake, now: datetime, zone: ZoneInfo) -> str:
-    """The sentence for the caller: who calls back, and when (the owner's first reminder)."""
+    """The sentence for the caller: who calls back, and when — only what the product will make true.
+
+    In the owner's hours: their next reminder ("within 5 minutes"). Outside them: their next opening,
+    in words for the caller ("tomorrow morning, from 08:00"): a new lead's alert goes at once, but
+    nothing nags the owner before then, and a "called again" waits for it. A lead talked to already
+    has no reminder to promise: the owner gets the message, that is all. ``zone``: the desk's.
+    """
     who = intake.owner_first_name or "Someone"
-    wait = (intake.callback_by - now) if intake.callback_by else None
-    if wait is None or wait <= timedelta(minutes=1):
+    if intake.callback_by is None:
+        if intake.message_held and intake.owner_back_at is not None:
+            return f"{who} will get your message {_when(intake.owner_back_at, now, zone)}."
+        return f"{who} has your message now and will get back to you."
+    due = intake.owner_back_at or intake.callback_by
+    wait = due - now
+    if wait <= timedelta(minutes=1):
         return f"{who} will call you back in a minute."
     if wait <= timedelta(hours=1):
         return f"{who} will call you back within {max(1, round(wait.total_seconds() / 60))} minutes."
-    local = intake.callback_by.astimezone(zone) if intake.callback_by else now
-    day = "today" if local.date() == now.astimezone(zone).date() else f"{local:%A}"
-    return f"{who} will call you back {day} by {local:%H:%M}."
+    if intake.owner_back_at is not None:  # their day starts then
+        return f"{who} will call you back {_when(due, now, zone, 'from')}."
+    return f"{who} will call you back {_when(due, now, zone, 'by')}."
+
+
+def who_has_it(intake: Intake, now: datetime, zone: ZoneInfo) -> str:
+    """For the desk, under the sentence: whether the owner has the e-mail yet."""
+    who = intake.owner_first_name or "The owner"
+    if intake.message_held and intake.owner_back_at is not None:
+        return f"{who} gets the e-mail {_when(intake.owner_back_at, now, zone)} (outside their hours now)"
+    return f"{who} has the e-mail"
+
+
+def _when(at: datetime, now: datetime, zone: ZoneInfo, word: str = "at") -> str:
+    """A moment as a caller hears it: "tomorrow morning, from 08:00", "on Monday morning, at 08:00"."""
+    local, today = at.astimezone(zone), now.astimezone(zone).date()
+    part = "morning" if local.hour < 12 else "afternoon" if local.hour < 17 else "evening"
+    days = (local.date() - today).days
+    day = (f"this {part}" if days == 0 else f"tomorrow {part}" if days == 1
+           else f"on {local:%A} {part}" if days < 7 else f"on {local:%A} {local.day} {local:%B}")
+    return f"{day}, {word} {local:%H:%M}"
 
 
 # -- today's intakes ---------------------------------------------------------------------------

@@ -7,8 +7,11 @@ who gave the name is owed a thank-you. Settings ``Thank Referrers`` says how:
   the referral), at the top of Today and in the next morning's call list, until it is marked done
   or any call with that customer is logged;
 - ``email``: a short e-mail to the customer, from the rep (Reply-To), once per referral and
-  milestone, never to a Do Not Call customer nor one without an address;
+  milestone; a customer without an address gets the task instead (thanked by phone);
 - ``both``; or ``none``.
+
+A Do Not Call customer is neither called nor e-mailed in any mode: the milestone is recorded as done,
+"not thanked: Do Not Call", and no task is left for the rep.
 
 A referral that jumps ahead (Connected straight to Won) owes one thank-you, for the furthest
 milestone; an earlier one still open is folded into it, so a rep sees one item per referral. A
@@ -80,14 +83,17 @@ def note_milestone(session: Session, lead: Lead, now: datetime,
     session.execute(update(ThankYou).where(ThankYou.lead_id == lead.id, ThankYou.done_at.is_(None))
                     .values(done_at=now, done_note=f"folded into: {NEWS[milestone]}")
                     .execution_options(synchronize_session=False))
-    as_task = mode in ("task", "both")
+    emailed = (mode in ("email", "both") and bool(customer.email) and not customer.is_do_not_call
+               and enqueue(session, thank_you_email(customer, lead, rep, milestone, team), now))
+    # A task when one is asked for, and when the e-mail cannot go (no address): the customer is still
+    # thanked, by phone. A Do Not Call customer asked us not to contact them: nothing is owed, whatever
+    # the mode; the milestone is recorded, done, so it is never owed later either.
+    as_task = not customer.is_do_not_call and (mode in ("task", "both") or not emailed)
+    note = "" if as_task else "e-mail queued" if emailed else "not thanked: Do Not Call"
     thanks = ThankYou(lead_id=lead.id, customer_id=customer.id, rep_id=rep.id, milestone=milestone,
-                      created_at=now, done_at=None if as_task else now,
-                      done_note="" if as_task else "e-mailed")
+                      created_at=now, done_at=None if as_task else now, done_note=note)
     session.add(thanks)
     session.flush()
-    if mode in ("email", "both") and customer.email and not customer.is_do_not_call:
-        enqueue(session, thank_you_email(customer, lead, rep, milestone, team), now)
     return thanks
 
 

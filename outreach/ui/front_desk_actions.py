@@ -22,7 +22,7 @@ from outreach.access import Viewer
 from outreach.calls.calls import FormErrors
 from outreach.errors import OutreachError
 from outreach.leads.followup import handover_keys
-from outreach.leads.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say
+from outreach.leads.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say, who_has_it
 from outreach.models import Lead
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime
@@ -78,9 +78,10 @@ def save(viewer: Viewer, prefix: str) -> None:
     if not intake.repeated:
         send_now(list(intake.alert_keys))
     done = {"new": "New lead", "concern": "Concern", "called_again": "Called again"}[intake.kind]
-    st.session_state["fd_said"] = (what_to_say(intake, now, ZoneInfo(viewer.time_zone)),
+    zone = ZoneInfo(viewer.time_zone)
+    st.session_state["fd_said"] = (what_to_say(intake, now, zone),
                                    f"{done}: {data.first_name} {data.last_name}".strip()
-                                   + f" · {intake.owner_first_name} has the e-mail")
+                                   + f" · {who_has_it(intake, now, zone)}")
 
 
 def _save_once(viewer: Viewer, data: IntakeInput, now: datetime) -> Intake:

@@ -1,7 +1,8 @@
 """Today's "Say thank you" items: the customers whose referral was reached, booked or won.
 
 Each is one line with the customer's number, an optional note and one click to mark it done.
-Logging any call with the customer marks it done too (outreach.leads.thanks).
+Logging any call with the customer marks it done too (outreach.leads.thanks). Today shows the
+viewer's own whatever rep is picked, then, for a manager looking at someone's day, that rep's.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from outreach.ui.context import get_runtime
 from outreach.ui.text import md_escape, phone_link
 
 
-def thank_you_panel(viewer: Viewer, rep_id: int, region: str) -> None:
+def thank_you_panel(viewer: Viewer, rep_id: int, region: str, whose: str = "") -> None:
+    """The thank-yous ``rep_id`` owes; ``whose``: their name, when they are not the viewer (a manager)."""
     with get_runtime().db.session() as session:
         items = open_thank_yous(session, viewer, rep_id)
     if not items:
         return
-    st.subheader(f"Say thank you ({len(items)})")
+    heading = f"{md_escape(whose)}'s thank-yous" if whose else "Say thank you"
+    st.subheader(f"{heading} ({len(items)})")
     for item in items:
         _item(viewer, item, region)
 

@@ -182,8 +182,11 @@ def render() -> None:
     owner_id = whose_day(viewer, reps)
     # Keyed and tracked, so a save (which redraws the page) leaves the rep on the tab they were on.
     rep = next((r for r in reps if r.id == owner_id), None)
-    if rep is not None:  # a customer whose referral got somewhere hears it first
-        thank_you_panel(viewer, rep.id, team.phone_region)
+    # A customer whose referral got somewhere hears it first. The viewer's own thank-yous show whatever
+    # the view: a manager with no daily calls opens on everyone's leads and gets no morning list.
+    thank_you_panel(viewer, viewer.rep_id, team.phone_region)
+    if rep is not None and rep.id != viewer.rep_id:
+        thank_you_panel(viewer, rep.id, team.phone_region, whose=rep.name)
     calls_tab, leads_tab = st.tabs(["Calls", "Leads"], key="today_tab", on_change="rerun")
     with calls_tab:
         if rep is not None:
