@@ -107,6 +107,7 @@ def test_a_reps_day_call_concern_follow_up_and_later_won(server: str, tmp_path: 
         if phone:
             assert small_targets(page, '[data-testid="stRadioOption"]') == []
             assert small_targets(page, 'a[href^="tel:"]') == []
+            assert small_targets(page, ".stButton button") == []  # Save next step, the cards
             assert sideways_scroll(page) <= PHONE["width"]
         press(page.get_by_role("button", name="Save next step"), phone)
         expect(page.get_by_text("Rosa Delgado: Won logged.")).to_be_visible(timeout=15_000)
