@@ -156,3 +156,12 @@ def test_on_a_phone_a_lead_is_a_card_and_one_tap_opens_it(demo_app: Runtime) -> 
     at.selectbox(key="demo_rep").set_value(PRIYA).run()  # someone else at this browser: not theirs
     assert not at.exception, at.exception
     assert not [s for s in at.subheader if "Vera" in s.value] and at.selectbox(key="leads_open").value is None
+
+
+def test_a_link_with_a_number_too_big_for_a_lead_says_so_without_a_traceback(demo_app: Runtime) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)
+    at.query_params["lead"] = "99999999999999999999999"
+    at.run()
+    at.switch_page(f"outreach/ui/pages/{LEADS}").run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning] == ["The lead in this link is not one of your leads."]

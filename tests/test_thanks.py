@@ -325,3 +325,20 @@ def test_the_front_desk_never_owes_a_thank_you(database: Database, team: Team) -
         vic = referral(session, team["bob"], team["carla"], "Vic Ames")
         log_followup(session, viewer(session, team["bob"]), vic.id, "connected", NOW)
         assert thank_yous(session)[0].rep_id == team["bob"]  # the rep who took it, not the desk
+
+
+def test_the_referrers_csv_defuses_a_name_a_spreadsheet_would_run(database: Database, team: Team) -> None:
+    import csv
+    import io
+
+    from outreach.team.referrers import referrers_csv
+
+    formula = '=HYPERLINK("http://evil.example","Open")'
+    with database.session() as session, session.begin():
+        evil = add_customer(session, "Eve Formula", owner="ann@example.com")
+        evil.first_name = formula
+        referral(session, team["ann"], evil.id, "Vic Friend")
+        data = referrers_csv(session, viewer(session, team["maya"]), WEEK, TeamSettings())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    (named,) = [row for row in rows if "Formula" in ",".join(row)]
+    assert f"'{formula} Formula" in named and not any(cell.startswith("=") for cell in named)
