@@ -413,6 +413,21 @@ def test_a_waiting_reminder_a_sender_takes_while_the_next_is_decided_is_not_repe
     assert len(rendered) == 2  # Anna and Bert, not written; then Bert alone
 
 
+def test_a_waiting_reminder_one_of_whose_leads_falls_due_is_not_sent_beside_the_new_one(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid) -> None:
+    """The retry of Anna's and Carl's 09:05 reminder comes at 09:15, when Anna's next one is due (Carl's
+    at 09:17): the mail job, running before the nagging step, leaves it to be replaced."""
+    new_lead(mailed, team.nick, "Anna Able", local(MON, 9, 0))
+    new_lead(mailed, team.nick, "Carl Cole", local(MON, 9, 2))
+    settle(mailed, local(MON, 9, 2))  # the alerts
+    sendgrid.respond_next(500)
+    settle(mailed, local(MON, 9, 5))  # Anna's reminder, Carl's folded in; SendGrid answers 500
+    with time_machine.travel(local(MON, 9, 15), tick=False):
+        for step in (deliver_mail, nag, deliver_mail):
+            step(mailed, clock.now())
+    assert reminders_reached(mailed, sendgrid) == ["Anna, Carl"]
+
+
 def test_a_lead_handed_to_someone_else_is_not_listed_to_its_old_owner(team: Team) -> None:
     anna = new_lead(team.runtime, team.nick, "Anna Able", local(MON, 16, 0))
     new_lead(team.runtime, team.nick, "Bert Baker", local(MON, 16, 0))

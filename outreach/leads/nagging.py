@@ -57,6 +57,8 @@ HELD_KINDS = ("left-you", "called-again", "thank-you")
 # A lead the nagging could not handle is tried again this much later (and named meanwhile).
 SET_ASIDE_FOR = timedelta(hours=1)
 OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
+# A reminder a newer one is about to replace waits this long in the outbox (the nagging step runs every 15 s).
+REPLACED_WITHIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -348,6 +350,7 @@ class NagGate:
     - held until its reader's next opening when it would arrive outside their hours;
     - cancelled as replaced when each of its leads has a newer reminder due by now: the
       nagging step, which runs every 15 s, is about to send one e-mail with all of them;
+      held a moment when only some have, for that e-mail to replace it and list the others again;
     - written again when the manager it copies has finished for the day: its leads are made
       due at once, and the nagging step's new e-mail does not copy the manager.
 
@@ -379,9 +382,14 @@ class NagGate:
                            reason="none of its leads was waiting any more (reached, closed or handed over)")
         if reader is not None and (hold := self._closed_until(reader, now)) is not None:
             return hold
-        if message.kind == "reminder" and waiting and all(
-                lead.next_reminder_at is not None and lead.next_reminder_at <= now for lead in waiting):
+        due = [lead for lead in waiting if lead.next_reminder_at is not None and lead.next_reminder_at <= now]
+        if message.kind == "reminder" and due and len(due) == len(waiting):
             return Verdict(cancel=True, reason="replaced: a newer reminder for its leads is due now")
+        if message.kind == "reminder" and due:
+            # Sent now, the nagging step's e-mail for the due ones would follow it within seconds. Back
+            # in the outbox, it is what that e-mail replaces (listing its other leads again).
+            return Verdict(hold_until=now + REPLACED_WITHIN,
+                           reason="waiting to be replaced: a newer reminder for some of its leads is due")
         if any(self._closed_until(person, now) for person in copied):
             self._due_now([lead.id for lead in waiting], now)
             return Verdict(cancel=True, reason="written again without the copy: the manager's day had ended")
