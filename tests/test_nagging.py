@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from outreach import clock
 from outreach.access import Viewer
 from outreach.leads import nagging
+from outreach.leads.lead_emails import LISTED_AT_MOST
 from outreach.leads.leads import reassign
 from outreach.leads.nagging import NagGate
 from outreach.mail.mail_transport import MailTransport, Sender
@@ -166,6 +167,31 @@ def test_leads_due_together_make_one_email_most_urgent_first(team: Team) -> None
                       "Dana": (1, local(MON, 9, 17))}
     settle(team.runtime, local(MON, 9, 15))
     assert inbox(team.runtime)[-1] == "reminder nick Mon 09:15: Carla, Leona, Dana"
+
+
+def test_a_list_stops_at_fifty_leads_and_says_how_many_more(team: Team) -> None:
+    """Past about 100 lead cards Gmail clips an e-mail: it lists 50, then "... and N more", but counts all."""
+    assert LISTED_AT_MOST == 50
+    with team.runtime.db.session() as session, session.begin():
+        nick = session.get(Rep, team.nick.id)
+        for n in range(53):  # the oldest first: Lead00 ... Lead52
+            add_lead(session, nick, f"Lead{n:02d} Waiting", next_reminder_at=local(MON, 9, 0),
+                     created_at=local(MON, 8, 0) + timedelta(seconds=n))
+    settle(team.runtime, local(MON, 9, 0))
+    email = last_email(team.runtime, "reminder")
+    assert email.subject == "53 leads waiting — Lead00 Waiting for 1 hour"
+    assert "53 leads are waiting" in email.text
+    assert "50. Lead49 Waiting" in email.text and "Lead50 Waiting" not in email.text
+    assert "... and 3 more: open the app to see them all." in email.text
+    assert "… and <strong>3 more</strong>" in email.html and "Lead50 Waiting" not in email.html
+    with team.runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(NagItem)
+                              .where(NagItem.outbox_key == email.key)) == 53
+        assert set(session.scalars(select(Lead.reminders_sent))) == {1}  # each counts its reminder
+    settle(team.runtime, local(WED, 8, 0))  # two business days: the escalation has the same cap
+    escalation = last_email(team.runtime, "escalation")
+    assert escalation.subject.startswith("Please reassign 53 leads")
+    assert "Lead50 Waiting" not in escalation.text and "... and 3 more" in escalation.text
 
 
 def test_a_lead_due_alone_keeps_its_own_reminder(team: Team) -> None:
@@ -498,6 +524,25 @@ def test_one_escalation_lists_every_lead_that_needs_a_new_owner(team: Team) -> N
         assert f'href="http://localhost:8501/team?lead={lead_id}"' in email.html
     settle(team.runtime, local(WED, 11, 45))
     assert len([line for line in inbox(team.runtime) if line.startswith("escalation")]) == 1
+
+
+def test_a_queued_escalation_waits_for_the_managers_opening_and_goes_once(team: Team) -> None:
+    """Queued at 17:58 on Wednesday, not sent before Maria's 18:00 closing (SendGrid was slow)."""
+    with team.runtime.db.session() as session, session.begin():
+        add_lead(session, session.get(Rep, team.nick.id), "Slow Lead", created_at=local(MON, 17, 58))
+    with time_machine.travel(local(WED, 17, 58), tick=False):
+        assert nag(team.runtime, clock.now()) == 1  # two business days are up; Maria is still at work
+    with time_machine.travel(local(WED, 18, 2), tick=False):
+        deliver_mail(team.runtime, clock.now())
+    held = last_email(team.runtime, "escalation")
+    assert (held.status, held.next_attempt_at) == ("pending", local(THU, 8, 0))
+    assert held.last_error == "waiting for Maria Boss's business hours (Thu 19 Nov 08:00 America/New_York)"
+    run_worker(team.runtime, local(WED, 18, 2), local(THU, 9, 0))
+    assert [line for line in inbox(team.runtime) if line.startswith("escalation")] == [
+        "escalation maria Thu 08:00: Slow"]
+    with team.runtime.db.session() as session:
+        assert session.scalars(select(OutboxMessage.key).where(OutboxMessage.kind == "escalation")).all() == [
+            held.key]  # the same e-mail, not a second one written at the opening
 
 
 def test_an_escalation_waits_for_the_managers_own_hours(team: Team) -> None:
