@@ -28,18 +28,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import schedule
 from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
 
 from outreach import clock, lease
 from outreach.calls.call_list import enqueue_due_call_lists
 from outreach.calls.planner import build_due_plans
 from outreach.db import database_reason
 from outreach.leads.nagging import NagGate, due_owners, remind, send_due_escalations
-from outreach.mail.outbox import deliver_due
+from outreach.mail.outbox import Overtaken, deliver_due
 from outreach.models import SyncRun
 from outreach.runtime import Runtime, sender, team_settings
 from outreach.sheet.inbound_poll import InboundPoll
@@ -52,10 +54,14 @@ LEASE_TTL = timedelta(seconds=60)
 # A job running longer than this is presumed hung: the heartbeat lets its lease expire.
 HUNG_JOB = timedelta(minutes=15)
 DATABASE_BACKOFF_MAX = timedelta(seconds=60)
+OVERTAKEN_TRIES = 3  # a nagging step overtaken this often in a row (by the sending) waits for the next tick
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # The database is down or unreachable (not a bug in a query): back off and retry.
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+T = TypeVar("T")
 
 
 def _always() -> bool:
@@ -117,14 +123,31 @@ def nag(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _alway
     """
     queued = 0
     while keep_going():
-        with runtime.db.session() as session, session.begin():
-            owners = due_owners(session, now)
-            done = remind(session, owners, now, team_settings(session))
+        done = _decided(runtime, lambda session: remind(session, due_owners(session, now), now,
+                                                        team_settings(session)))
+        if done is None:
+            break
         queued += done.emails
         if not done.leads:  # nobody left, or what is left is locked by another worker
             break
-    with runtime.db.session() as session, session.begin():
-        return queued + send_due_escalations(session, now, team_settings(session))
+    escalations = _decided(runtime, lambda session: send_due_escalations(session, now,
+                                                                          team_settings(session)))
+    return queued + (escalations or 0)
+
+
+def _decided(runtime: Runtime, decide: Callable[[Session], T]) -> T | None:
+    """One nagging step in one transaction, taken again if a sender took an e-mail it replaces meanwhile.
+
+    The second time that e-mail is in flight or sent, so the step leaves it be. None: overtaken
+    each time, left to the next tick.
+    """
+    for _ in range(OVERTAKEN_TRIES):
+        try:
+            with runtime.db.session() as session, session.begin():
+                return decide(session)
+        except Overtaken as exc:
+            log.info("%s: deciding again", exc)
+    return None
 
 
 def deliver_mail(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _always) -> int:

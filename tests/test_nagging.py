@@ -8,22 +8,31 @@ unless a test says otherwise.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from outreach import clock
 from outreach.access import Viewer
+from outreach.leads import nagging
+from outreach.leads.lead_emails import LISTED_AT_MOST
 from outreach.leads.leads import reassign
 from outreach.leads.nagging import NagGate
-from outreach.mail.outbox import Verdict, deliver_due
+from outreach.mail.mail_transport import MailTransport, Sender
+from outreach.mail.outbox import CLAIM_FOR, Email, Verdict, deliver_due
 from outreach.models import Lead, NagItem, OutboxMessage, Rep, TeamSetting
 from outreach.runtime import Runtime, sender, team_settings
 from outreach.team_settings import parse_team_settings
 from outreach.worker import deliver_mail, nag
+from tests.conftest import make_settings
 from tests.factories import add_lead
+from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.followup_world import (
     LOS_ANGELES,
     MON,
@@ -160,6 +169,31 @@ def test_leads_due_together_make_one_email_most_urgent_first(team: Team) -> None
     assert inbox(team.runtime)[-1] == "reminder nick Mon 09:15: Carla, Leona, Dana"
 
 
+def test_a_list_stops_at_fifty_leads_and_says_how_many_more(team: Team) -> None:
+    """Past about 100 lead cards Gmail clips an e-mail: it lists 50, then "... and N more", but counts all."""
+    assert LISTED_AT_MOST == 50
+    with team.runtime.db.session() as session, session.begin():
+        nick = session.get(Rep, team.nick.id)
+        for n in range(53):  # the oldest first: Lead00 ... Lead52
+            add_lead(session, nick, f"Lead{n:02d} Waiting", next_reminder_at=local(MON, 9, 0),
+                     created_at=local(MON, 8, 0) + timedelta(seconds=n))
+    settle(team.runtime, local(MON, 9, 0))
+    email = last_email(team.runtime, "reminder")
+    assert email.subject == "53 leads waiting — Lead00 Waiting for 1 hour"
+    assert "53 leads are waiting" in email.text
+    assert "50. Lead49 Waiting" in email.text and "Lead50 Waiting" not in email.text
+    assert "... and 3 more: open the app to see them all." in email.text
+    assert "… and <strong>3 more</strong>" in email.html and "Lead50 Waiting" not in email.html
+    with team.runtime.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(NagItem)
+                              .where(NagItem.outbox_key == email.key)) == 53
+        assert set(session.scalars(select(Lead.reminders_sent))) == {1}  # each counts its reminder
+    settle(team.runtime, local(WED, 8, 0))  # two business days: the escalation has the same cap
+    escalation = last_email(team.runtime, "escalation")
+    assert escalation.subject.startswith("Please reassign 53 leads")
+    assert "Lead50 Waiting" not in escalation.text and "... and 3 more" in escalation.text
+
+
 def test_a_lead_due_alone_keeps_its_own_reminder(team: Team) -> None:
     new_lead(team.runtime, team.nick, "Leona Leadwell", local(MON, 9, 0))  # due 09:05, then 09:15
     new_lead(team.runtime, team.nick, "Dana Whitfield", local(MON, 9, 30))  # due 09:35; Leona 10:00
@@ -242,7 +276,11 @@ def test_a_reminder_queued_before_closing_waits_and_is_not_doubled(team: Team, f
 
 @ON_BOTH_DATABASES
 def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replacement(team: Team) -> None:
-    """Worker B has claimed the held reminder at 08:00 when worker A's nagging replaces it."""
+    """Worker B has claimed the held reminder at 08:00 when worker A nags.
+
+    B holds it, so A leaves its lead for later (it might be in SendGrid's hands already); B's gate
+    then finds the lead due and drops the stale e-mail; A's next tick writes the morning's one.
+    """
     new_lead(team.runtime, team.nick, "Late Monday", local(MON, 17, 50))
     settle(team.runtime, local(MON, 17, 50))
     with time_machine.travel(local(MON, 17, 55), tick=False):
@@ -260,9 +298,160 @@ def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replac
 
         deliver_due(team.runtime.db, team.runtime.transport(), sender(rules), "worker-b", clock.now,
                     gate=worker_a_nags_meanwhile)
-        deliver_mail(team.runtime, clock.now())
+    settle(team.runtime, local(TUE, 8, 0) + timedelta(seconds=15))  # worker A's next tick
     assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
         "reminder nick+maria Tue 08:00: Late"]
+
+
+# -- a reminder in SendGrid's hands while the next one is decided ---------------------------------
+
+@pytest.fixture
+def mailed(team: Team, sendgrid: FakeSendGrid, tmp_path: Path, workbook: Path) -> Runtime:
+    """The team's database, its e-mail sent through the fake SendGrid: what reached a rep is what it took."""
+    settings = make_settings(tmp_path, OUTREACH_WORKBOOK=str(workbook), SENDGRID_API_KEY=sendgrid.api_key,
+                             OUTREACH_SENDGRID_HOST=sendgrid.host)
+    return Runtime(settings=settings, db=team.runtime.db)
+
+
+@dataclass
+class SendingMeanwhile:
+    """A transport wrapped at our boundary: ``meanwhile`` runs once, as the first reminder leaves for
+    SendGrid (its claim renewed, nothing can stop it now), before SendGrid answers."""
+
+    inner: MailTransport
+    meanwhile: Callable[[], object]
+    done: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    def paused_until(self) -> datetime | None:
+        return self.inner.paused_until()
+
+    def send(self, message: OutboxMessage, from_: Sender) -> str:
+        if message.kind == "reminder" and not self.done:
+            self.done = True
+            self.meanwhile()
+        return self.inner.send(message, from_)
+
+
+def deliver_as_worker_b(runtime: Runtime, key: str, transport: MailTransport | None = None) -> None:
+    """Another worker sends this one message, as the worker's mail job would."""
+    with runtime.db.session() as session:
+        rules = team_settings(session)
+    deliver_due(runtime.db, transport or runtime.transport(), sender(rules), "worker-b", clock.now,
+                keys=[key], gate=NagGate(runtime.db, rules))
+
+
+def reminders_reached(runtime: Runtime, fake: FakeSendGrid) -> list[str]:
+    """Each reminder SendGrid accepted, in order, as the first names of the leads it listed."""
+    keys = [body["personalizations"][0]["custom_args"]["outreach_key"] for body in fake.messages
+            if body["categories"] == ["reminder"]]
+    with runtime.db.session() as session:
+        return [", ".join(session.scalars(select(Lead.first_name).join(NagItem, NagItem.lead_id == Lead.id)
+                                          .where(NagItem.outbox_key == key).order_by(NagItem.id)))
+                for key in keys]
+
+
+def annas_reminder_waits_for_sendgrid(runtime: Runtime, team: Team) -> OutboxMessage:
+    """Anna's 09:05 reminder is queued, then waits (SendGrid is down); Bert arrives at 09:06, due at 09:11."""
+    new_lead(runtime, team.nick, "Anna Able", local(MON, 9, 0))
+    settle(runtime, local(MON, 9, 0))  # her alert
+    with time_machine.travel(local(MON, 9, 5), tick=False):
+        nag(runtime, clock.now())
+    anna = last_email(runtime, "reminder")
+    new_lead(runtime, team.nick, "Bert Baker", local(MON, 9, 6))
+    return anna
+
+
+IN_FLIGHT_ENDINGS = {  # SendGrid's answer to the reminder in its hands -> every reminder Nick got, in order
+    "accepted": (202, ["Anna", "Bert", "Anna"]),  # the last is Anna's own 09:15 one
+    "refused for good": (400, ["Bert", "Anna"]),  # Anna's next point (09:15) still reminds her
+    "server error": (500, ["Bert", "Anna", "Anna"]),  # retried at 09:11:30, then her 09:15 one
+}
+
+
+@ON_BOTH_DATABASES
+@pytest.mark.parametrize("ending", list(IN_FLIGHT_ENDINGS))
+def test_a_reminder_in_sendgrids_hands_is_not_repeated_by_the_next_one(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid, ending: str) -> None:
+    """Anna's 09:05 reminder waited (SendGrid was down). At 09:11 worker B sends it, and while SendGrid
+    holds it worker A nags Nick for Bert, due at 09:11: Bert's e-mail does not list Anna again."""
+    status, expected = IN_FLIGHT_ENDINGS[ending]
+    anna = annas_reminder_waits_for_sendgrid(mailed, team)
+    with time_machine.travel(local(MON, 9, 11), tick=False):
+        sendgrid.respond_next(status)
+        worker_a_nags = SendingMeanwhile(mailed.transport(), lambda: nag(mailed, clock.now()))
+        deliver_as_worker_b(mailed, anna.key, worker_a_nags)
+        deliver_mail(mailed, clock.now())  # worker A sends what it decided
+    assert worker_a_nags.done
+    for at in (local(MON, 9, 11) + timedelta(seconds=30), local(MON, 9, 15), local(MON, 9, 16)):
+        settle(mailed, at)
+    assert reminders_reached(mailed, sendgrid) == expected
+
+
+@ON_BOTH_DATABASES
+def test_a_reminder_whose_sender_stalls_past_its_claim_is_replaced(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid) -> None:
+    """Worker B hangs in the send for over a minute (its claim lapses); the next e-mail lists Anna again."""
+    anna = annas_reminder_waits_for_sendgrid(mailed, team)
+    with time_machine.travel(local(MON, 9, 11), tick=False) as traveller:
+        sendgrid.respond_next(500)  # the connection B waited on broke in the end
+
+        def stall_then_nag() -> None:
+            traveller.shift(CLAIM_FOR + timedelta(seconds=5))
+            nag(mailed, clock.now())
+
+        deliver_as_worker_b(mailed, anna.key, SendingMeanwhile(mailed.transport(), stall_then_nag))
+        deliver_mail(mailed, clock.now())
+    settle(mailed, local(MON, 9, 16))
+    assert reminders_reached(mailed, sendgrid) == ["Anna, Bert"]
+    with mailed.db.session() as session:
+        assert session.get(OutboxMessage, anna.id).status == "cancelled"
+
+
+@ON_BOTH_DATABASES
+def test_a_waiting_reminder_a_sender_takes_while_the_next_is_decided_is_not_repeated(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worker A, deciding Bert's reminder, has read Anna's as waiting (to list her again and cancel it)
+    when worker B sends it: A decides again instead of writing an e-mail that repeats her."""
+    new_lead(mailed, team.nick, "Anna Able", local(MON, 9, 0))
+    for minute in (0, 5, 15):
+        settle(mailed, local(MON, 9, minute))
+    sendgrid.respond_next(500)
+    settle(mailed, local(MON, 10, 0))  # her 60-minute reminder waits for its retry; her next is at 13:00
+    anna = last_email(mailed, "reminder")
+    new_lead(mailed, team.nick, "Bert Baker", local(MON, 10, 1))
+    render = nagging.reminder_email
+    rendered: list[str] = []
+
+    def worker_b_sends_meanwhile(*args: Any, **kwargs: Any) -> Email:
+        if not rendered:
+            deliver_as_worker_b(mailed, anna.key)
+        email = render(*args, **kwargs)
+        rendered.append(email.key)
+        return email
+
+    monkeypatch.setattr(nagging, "reminder_email", worker_b_sends_meanwhile)
+    settle(mailed, local(MON, 10, 6))  # Bert's 5-minute reminder
+    assert reminders_reached(mailed, sendgrid) == ["Anna", "Anna", "Anna", "Bert"]
+    assert len(rendered) == 2  # Anna and Bert, not written; then Bert alone
+
+
+def test_a_waiting_reminder_one_of_whose_leads_falls_due_is_not_sent_beside_the_new_one(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid) -> None:
+    """The retry of Anna's and Carl's 09:05 reminder comes at 09:15, when Anna's next one is due (Carl's
+    at 09:17): the mail job, running before the nagging step, leaves it to be replaced."""
+    new_lead(mailed, team.nick, "Anna Able", local(MON, 9, 0))
+    new_lead(mailed, team.nick, "Carl Cole", local(MON, 9, 2))
+    settle(mailed, local(MON, 9, 2))  # the alerts
+    sendgrid.respond_next(500)
+    settle(mailed, local(MON, 9, 5))  # Anna's reminder, Carl's folded in; SendGrid answers 500
+    with time_machine.travel(local(MON, 9, 15), tick=False):
+        for step in (deliver_mail, nag, deliver_mail):
+            step(mailed, clock.now())
+    assert reminders_reached(mailed, sendgrid) == ["Anna, Carl"]
 
 
 def test_a_lead_handed_to_someone_else_is_not_listed_to_its_old_owner(team: Team) -> None:
@@ -335,6 +524,25 @@ def test_one_escalation_lists_every_lead_that_needs_a_new_owner(team: Team) -> N
         assert f'href="http://localhost:8501/team?lead={lead_id}"' in email.html
     settle(team.runtime, local(WED, 11, 45))
     assert len([line for line in inbox(team.runtime) if line.startswith("escalation")]) == 1
+
+
+def test_a_queued_escalation_waits_for_the_managers_opening_and_goes_once(team: Team) -> None:
+    """Queued at 17:58 on Wednesday, not sent before Maria's 18:00 closing (SendGrid was slow)."""
+    with team.runtime.db.session() as session, session.begin():
+        add_lead(session, session.get(Rep, team.nick.id), "Slow Lead", created_at=local(MON, 17, 58))
+    with time_machine.travel(local(WED, 17, 58), tick=False):
+        assert nag(team.runtime, clock.now()) == 1  # two business days are up; Maria is still at work
+    with time_machine.travel(local(WED, 18, 2), tick=False):
+        deliver_mail(team.runtime, clock.now())
+    held = last_email(team.runtime, "escalation")
+    assert (held.status, held.next_attempt_at) == ("pending", local(THU, 8, 0))
+    assert held.last_error == "waiting for Maria Boss's business hours (Thu 19 Nov 08:00 America/New_York)"
+    run_worker(team.runtime, local(WED, 18, 2), local(THU, 9, 0))
+    assert [line for line in inbox(team.runtime) if line.startswith("escalation")] == [
+        "escalation maria Thu 08:00: Slow"]
+    with team.runtime.db.session() as session:
+        assert session.scalars(select(OutboxMessage.key).where(OutboxMessage.kind == "escalation")).all() == [
+            held.key]  # the same e-mail, not a second one written at the opening
 
 
 def test_an_escalation_waits_for_the_managers_own_hours(team: Team) -> None:

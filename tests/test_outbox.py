@@ -12,9 +12,21 @@ from sqlalchemy import select, update
 from outreach import clock as outreach_clock
 from outreach.db import Database
 from outreach.mail.mail_transport import EmbeddedOutbox, Sender, SendGridTransport
-from outreach.mail.outbox import CLAIM_FOR, GIVE_UP_AFTER, Email, claim, deliver_due, enqueue, renew_claim
+from outreach.mail.outbox import (
+    CLAIM_FOR,
+    GIVE_UP_AFTER,
+    Email,
+    Overtaken,
+    cancel_unsent,
+    claim,
+    deliver_due,
+    enqueue,
+    renew_claim,
+    unsent,
+)
 from outreach.models import OutboxMessage
 from tests.conftest import MONDAY_9AM_NY
+from tests.factories import add_rep
 from tests.fakes.sendgrid_server import FakeSendGrid, Fault
 
 SENDER = Sender("outreach@example.com", "Outreach")
@@ -322,3 +334,38 @@ def test_a_message_that_breaks_the_transport_fails_alone(database: Database, sen
     assert report.errors == [broken.last_error]
     assert broken.next_attempt_at - MONDAY_9AM_NY >= timedelta(seconds=30)  # not resent every pass
     assert sendgrid.accepted_count() == 2
+
+
+def reminders_to_one_rep(db: Database, *names: str) -> int:
+    with db.session() as session, session.begin():
+        rep_id = add_rep(session, "ann@example.com").id
+        for name in names:
+            enqueue(session, Email(key=name, kind="reminder", to_email="ann@example.com", subject=name,
+                                   text=name, html=name, rep_id=rep_id), MONDAY_9AM_NY)
+    return rep_id
+
+
+def test_a_newer_message_replaces_only_those_nobody_holds(database: Database) -> None:
+    """Waiting, or a claim that lapsed: replaced. A live claim may be in SendGrid's hands: it goes."""
+    rep_id = reminders_to_one_rep(database, "waits", "in-flight", "lapsed")
+    claim(database, "dead-worker", MONDAY_9AM_NY - CLAIM_FOR - timedelta(seconds=1), keys=["lapsed"])
+    (in_flight,) = claim(database, "w1", MONDAY_9AM_NY, keys=["in-flight"])
+    now = MONDAY_9AM_NY + timedelta(seconds=5)
+    with database.session() as session, session.begin():
+        mail = unsent(session, "reminder", rep_id, now)
+        assert (mail.waiting, mail.in_flight) == (["waits", "lapsed"], ["in-flight"])
+        cancel_unsent(session, mail.waiting, "replaced", now)
+    assert renew_claim(database, in_flight, now)  # nothing stops it
+    assert {m.key: m.status for m in messages(database)} == {
+        "waits": "cancelled", "in-flight": "sending", "lapsed": "cancelled"}
+
+
+def test_a_message_claimed_after_it_was_read_as_waiting_is_not_cancelled(database: Database) -> None:
+    """The newer message would repeat it: the outbox says so, and the caller's transaction rolls back."""
+    rep_id = reminders_to_one_rep(database, "waits")
+    with pytest.raises(Overtaken), database.session() as session, session.begin():
+        mail = unsent(session, "reminder", rep_id, MONDAY_9AM_NY)
+        (taken,) = claim(database, "w1", MONDAY_9AM_NY)  # another worker, between the read and the cancel
+        cancel_unsent(session, mail.waiting, "replaced", MONDAY_9AM_NY)
+    assert renew_claim(database, taken, MONDAY_9AM_NY)
+    assert [m.status for m in messages(database)] == ["sending"]

@@ -19,9 +19,12 @@ good colleague. Each run:
   e-mail already queued until its reader opens.
 
 A new e-mail to someone replaces their unsent one of the same kind (its leads are
-listed again in the new one), so a backlog never arrives as a pile. The leads of each
-e-mail are recorded as :class:`~outreach.models.NagItem` rows in the transaction that
-queues it and moves their schedules on.
+listed again in the new one), so a backlog never arrives as a pile. Not one in flight,
+which a sender holds and may have handed to SendGrid already: it goes as written, so its
+leads are left out of the new e-mail (not listed again, not folded in early, not due yet
+until that send is over). The leads of each e-mail are recorded as
+:class:`~outreach.models.NagItem` rows in the transaction that queues it and moves their
+schedules on.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from outreach.db import Database, insert_new
 from outreach.job_problems import note
 from outreach.leads.followup import escalation_at, next_reminder_at
 from outreach.leads.lead_emails import escalation_email, lead_facts, reminder_email, urgency
-from outreach.mail.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent_keys
+from outreach.mail.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent
 from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
 from outreach.team_settings import TeamSettings
 
@@ -54,6 +57,8 @@ HELD_KINDS = ("left-you", "called-again", "thank-you")
 # A lead the nagging could not handle is tried again this much later (and named meanwhile).
 SET_ASIDE_FOR = timedelta(hours=1)
 OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
+# A reminder a newer one is about to replace waits this long in the outbox (the nagging step runs every 15 s).
+REPLACED_WITHIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -110,17 +115,27 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
     # Nothing read below depends on the leads being changed: one flush at the end, not one a lead.
     with session.no_autoflush:
         for owner_id, leads in _due_soon(session, owner_ids, now + team.reminder_batch_window).items():
-            due = [lead for lead in leads if lead.next_reminder_at <= now]
-            if not due:
+            if not any(lead.next_reminder_at <= now for lead in leads):
                 continue  # only due within the window: they go with the next one that is due
-            handled += len(due)
             owner = members.rep(owner_id)
             if not calendar.is_open(now, _zone(owner)):
                 opening = calendar.next_opening(now, _zone(owner))
+                due = [lead for lead in leads if lead.next_reminder_at <= now]
                 for lead in due:  # waits for the owner's morning, where it meets the rest
                     lead.next_reminder_at = opening
+                handled += len(due)
                 continue
-            _guarded_reminder(session, owner, leads, now, team, calendar, members, batch)
+            mail = unsent(session, "reminder", owner.id, now)
+            in_flight = _leads_of(session, mail.in_flight)
+            # Their reminder may be in SendGrid's hands: listed again it would reach the rep twice.
+            # Left as they are (not counted as handled), they are decided once that send is over.
+            leads = [lead for lead in leads if lead.id not in in_flight]
+            due = [lead for lead in leads if lead.next_reminder_at <= now]
+            if not due:
+                continue
+            handled += len(due)
+            _guarded_reminder(session, owner, leads, mail.waiting, in_flight, now, team, calendar, members,
+                              batch)
     batch.queue(session, now, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC")
     return NagCount(len(batch.emails), handled)
 
@@ -135,7 +150,8 @@ class _Batch:
     replaced: list[str] = field(default_factory=list)
 
     def queue(self, session: Session, now: datetime, reason: str) -> None:
-        cancel_unsent(session, self.replaced, reason)
+        # First: if a sender took one of the replaced e-mails meanwhile, nothing is written (Overtaken).
+        cancel_unsent(session, self.replaced, reason, now)
         enqueue_many(session, self.emails, now)
         _record_items(session, self.lines)
 
@@ -158,12 +174,13 @@ def _set_aside(session: Session, lead: Lead, exc: Exception, now: datetime) -> N
     lead.next_reminder_at = now + SET_ASIDE_FOR
 
 
-def _guarded_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
-                      calendar: WorkCalendar, members: _TeamMembers, batch: _Batch) -> None:
+def _guarded_reminder(session: Session, owner: Rep, leads: list[Lead], replaced: list[str],
+                      in_flight: set[int], now: datetime, team: TeamSettings, calendar: WorkCalendar,
+                      members: _TeamMembers, batch: _Batch) -> None:
     """The owner's reminder; if it cannot be written, their leads wait an hour and the run goes on."""
     before = [(lead, lead.reminders_sent) for lead in leads]
     try:
-        _owner_reminder(session, owner, leads, now, team, calendar, members, batch)
+        _owner_reminder(session, owner, leads, replaced, in_flight, now, team, calendar, members, batch)
     except Exception as exc:
         for lead, count in before:
             lead.reminders_sent, lead.next_reminder_at = count, now + SET_ASIDE_FOR
@@ -186,14 +203,16 @@ def _next_reminders(session: Session, owner: Rep, leads: list[Lead], now: dateti
     return planned
 
 
-def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], now: datetime, team: TeamSettings,
-                    calendar: WorkCalendar, members: _TeamMembers, batch: _Batch) -> None:
+def _owner_reminder(session: Session, owner: Rep, leads: list[Lead], replaced: list[str], in_flight: set[int],
+                    now: datetime, team: TeamSettings, calendar: WorkCalendar, members: _TeamMembers,
+                    batch: _Batch) -> None:
+    """One e-mail: these leads, and the open ones of the owner's waiting reminders, which it replaces."""
     planned = _next_reminders(session, owner, leads, now, team, calendar)
     leads = [lead for lead in leads if lead.id in planned]
     if not leads:
         return
-    replaced = unsent_keys(session, "reminder", owner.id)
-    waiting = [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
+    skip = {lead.id for lead in leads} | in_flight
+    waiting = [lead for lead in _open_leads_of(session, replaced, skip)
                if lead.owner_id == owner.id]  # a lead handed to someone else meanwhile is theirs now
     for lead in leads:
         lead.reminders_sent += 1
@@ -233,6 +252,13 @@ def _record_items(session: Session, lines: list[dict[str, object]]) -> None:
         session.execute(insert_new(session, NagItem.__table__, ["outbox_key", "lead_id"]), lines)
 
 
+def _leads_of(session: Session, keys: Iterable[str]) -> set[int]:
+    keys = list(keys)
+    if not keys:
+        return set()
+    return set(session.scalars(select(NagItem.lead_id).where(NagItem.outbox_key.in_(keys))))
+
+
 def _open_leads_of(session: Session, keys: Iterable[str], skip: set[int]) -> list[Lead]:
     """The still-open leads of replaced e-mails, so the new one lists them again."""
     keys = list(keys)
@@ -267,7 +293,9 @@ def send_due_escalations(session: Session, now: datetime, team: TeamSettings) ->
 
 def _manager_escalation(session: Session, manager: Rep, leads: list[Lead], now: datetime,
                         team: TeamSettings, members: _TeamMembers, batch: _Batch) -> None:
-    replaced = unsent_keys(session, "escalation", manager.id)
+    # One in flight is not replaced: its leads were marked escalated when it was queued, so they are
+    # not among these either.
+    replaced = unsent(session, "escalation", manager.id, now).waiting
     leads += [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
               if members.manager_of(members.rep(lead.owner_id)) is manager]
     leads.sort(key=urgency)
@@ -322,6 +350,7 @@ class NagGate:
     - held until its reader's next opening when it would arrive outside their hours;
     - cancelled as replaced when each of its leads has a newer reminder due by now: the
       nagging step, which runs every 15 s, is about to send one e-mail with all of them;
+      held a moment when only some have, for that e-mail to replace it and list the others again;
     - written again when the manager it copies has finished for the day: its leads are made
       due at once, and the nagging step's new e-mail does not copy the manager.
 
@@ -353,9 +382,14 @@ class NagGate:
                            reason="none of its leads was waiting any more (reached, closed or handed over)")
         if reader is not None and (hold := self._closed_until(reader, now)) is not None:
             return hold
-        if message.kind == "reminder" and waiting and all(
-                lead.next_reminder_at is not None and lead.next_reminder_at <= now for lead in waiting):
+        due = [lead for lead in waiting if lead.next_reminder_at is not None and lead.next_reminder_at <= now]
+        if message.kind == "reminder" and due and len(due) == len(waiting):
             return Verdict(cancel=True, reason="replaced: a newer reminder for its leads is due now")
+        if message.kind == "reminder" and due:
+            # Sent now, the nagging step's e-mail for the due ones would follow it within seconds. Back
+            # in the outbox, it is what that e-mail replaces (listing its other leads again).
+            return Verdict(hold_until=now + REPLACED_WITHIN,
+                           reason="waiting to be replaced: a newer reminder for some of its leads is due")
         if any(self._closed_until(person, now) for person in copied):
             self._due_now([lead.id for lead in waiting], now)
             return Verdict(cancel=True, reason="written again without the copy: the manager's day had ended")

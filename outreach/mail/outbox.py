@@ -16,6 +16,11 @@ Before each send the outbox asks a *gate* (given by the caller, so the outbox kn
 nothing of leads or business hours) whether the message may go now: it may be held
 until a later time (a reminder waits for its reader's business hours) or cancelled
 (every lead it speaks of was reached while it waited).
+
+A newer message may replace an unsent one (:func:`unsent`, :func:`cancel_unsent`) only while
+it *waits*: not claimed, or its claim lapsed. One *in flight* (a live claim) may already be in
+the provider's hands, past the renewal that nothing stops, so it goes as written, or comes
+back to wait (a retry, a hold) where the next decision finds it.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ log = logging.getLogger(__name__)
 
 # Renewed right before each send, so a claim only has to outlast one send (SendGrid's
 # timeout is 10 s) plus SQLite's 15 s busy wait for the commit. It is also how long a
-# killed worker's messages wait before another worker picks them up.
+# killed worker's messages wait before another worker picks them up, and how long a
+# message counts as in flight (no newer one replaces it) after its sender last spoke.
 CLAIM_FOR = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)  # transient failures are retried this long
 
@@ -104,12 +110,14 @@ def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> in
     return len(added.all())
 
 
+def _waiting(now: datetime):  # type: ignore[no-untyped-def]
+    """Not sent, and nobody holds it: never claimed, handed back, or its claim lapsed."""
+    return or_(OutboxMessage.status == "pending",
+               and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now))
+
+
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return and_(
-        or_(OutboxMessage.status == "pending",
-            and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now)),
-        OutboxMessage.next_attempt_at <= now,
-    )
+    return and_(_waiting(now), OutboxMessage.next_attempt_at <= now)
 
 
 def claim(db: Database, worker: str, now: datetime, limit: int = 100,
@@ -185,24 +193,54 @@ def _apply(db: Database, message: OutboxMessage, verdict: Verdict) -> str:
 UNSENT = ("pending", "sending")
 
 
-def unsent_keys(session: Session, kind: str, rep_id: int) -> list[str]:
-    """This person's messages of one kind that have not gone yet (waiting, or being tried now)."""
-    return list(session.scalars(select(OutboxMessage.key).where(
-        OutboxMessage.kind == kind, OutboxMessage.rep_id == rep_id, OutboxMessage.status.in_(UNSENT))))
+@dataclass(frozen=True)
+class Unsent:
+    """One reader's messages of one kind that have not gone, as of one moment."""
+
+    waiting: list[str]  # a newer message may replace these (cancel them, say what they said)
+    in_flight: list[str]  # a sender holds these: they may be in the provider's hands already
 
 
-def cancel_unsent(session: Session, keys: Iterable[str], reason: str) -> None:
-    """Cancel these messages unless they went meanwhile (a newer message replaces them).
+def unsent(session: Session, kind: str, rep_id: int, now: datetime) -> Unsent:
+    """This person's messages of one kind that have not gone yet, waiting or in flight.
 
-    One a worker holds is cancelled too: its renewal before sending then fails and it is not
-    sent. Only one already past that renewal, in SendGrid's hands, still goes.
+    One query, so a message is in exactly one of the two lists (a claim taken or handed back
+    between two reads could leave it in neither).
+    """
+    rows = session.execute(select(OutboxMessage.key, _waiting(now)).where(
+        OutboxMessage.kind == kind, OutboxMessage.rep_id == rep_id, OutboxMessage.status.in_(UNSENT))
+        .order_by(OutboxMessage.id)).all()
+    return Unsent([key for key, waiting in rows if waiting], [key for key, waiting in rows if not waiting])
+
+
+class Overtaken(Exception):
+    """A message a newer one was to replace was taken by a sender (or went) after it was read as waiting.
+
+    The newer message would say again what the old one says: the caller rolls its transaction
+    back and decides again, and the old message is then in flight, or sent.
+    """
+
+
+def cancel_unsent(session: Session, keys: Iterable[str], reason: str, now: datetime) -> None:
+    """Cancel these messages, read as waiting by :func:`unsent`: a newer message replaces them.
+
+    Only while they still wait. One a sender claimed since may be past the renewal before its
+    send, and nothing would stop it; so if any of them is in flight, sent or waiting again now,
+    :class:`Overtaken` is raised instead. One cancelled or failed meanwhile goes nowhere: fine.
     """
     keys = list(keys)
-    if keys:
-        session.execute(update(OutboxMessage).where(OutboxMessage.key.in_(keys),
-                                                    OutboxMessage.status.in_(UNSENT))
-                        .values(status="cancelled", last_error=reason)
-                        .execution_options(synchronize_session=False))
+    if not keys:
+        return
+    cancelled = set(session.scalars(
+        update(OutboxMessage).where(OutboxMessage.key.in_(keys), _waiting(now))
+        .values(status="cancelled", last_error=reason).returning(OutboxMessage.key)
+        .execution_options(synchronize_session=False)))
+    left = [key for key in keys if key not in cancelled]
+    if left:
+        going = list(session.scalars(select(OutboxMessage.key).where(
+            OutboxMessage.key.in_(left), OutboxMessage.status.in_([*UNSENT, "sent"]))))
+        if going:
+            raise Overtaken(f"e-mail {', '.join(going)} was taken by a sender while a newer one was decided")
 
 
 @dataclass
@@ -296,7 +334,9 @@ def deliver_due(db: Database, transport: MailTransport, sender: Sender, worker: 
 def _record_sent(db: Database, message: OutboxMessage, provider_id: str, transport_name: str,
                  now: datetime) -> None:
     # A 202 is a fact whoever holds the claim now: recording it even after the claim was
-    # lost stops the new holder (its renewal fails) unless it is already mid-send.
+    # lost stops the new holder (its renewal fails) unless it is already mid-send. It even
+    # overwrites "cancelled": a newer message replaced this one when its claim lapsed mid-send
+    # (a worker stalled for CLAIM_FOR), and the record says what the reader really got.
     recorded = _change(db, and_(OutboxMessage.id == message.id, OutboxMessage.status != "sent"),
                        status="sent", sent_at=now, transport=transport_name,
                        provider_message_id=provider_id, attempts=message.attempts + 1,
