@@ -231,6 +231,24 @@ def test_a_huge_number_in_settings_is_refused_and_the_day_still_plans(
     nag(runtime, NOW)
 
 
+# -- 6. a script the sandbox cannot hold is refused on its row; the sync goes on ----------------
+
+@pytest.mark.parametrize("key", ["Referral Script", "Thank You Email"])
+def test_a_script_nested_a_hundred_deep_is_named_and_every_sync_still_runs(
+        sheet: ManagerSheet, database: Database, key: str) -> None:
+    deep = "{{ " + "(" * 300 + "customer.first_name" + ")" * 300 + " }}"  # RecursionError before
+    sheet.set_tab("Settings", [["Key", "Value"], ["Daily Calls", "4"], [key, deep]])
+    result = sync(sheet, database)
+    assert result.ok and result.error is None
+    [problem] = [p for p in result.problems if p.tab == "Settings"]
+    assert (problem.row, problem.column, problem.skipped) == (3, key, False)
+    assert "cannot be used: it is nested too deeply" in problem.reason
+    assert problem.reason.endswith("; the default is kept")
+    with database.session() as session:
+        team = team_settings(session)
+    assert (team.daily_calls, team.referral_script, team.thank_you_email) == (4, "", "")
+
+
 # -- 7. empty optional tabs; duplicates named ---------------------------------------------------
 
 @pytest.mark.parametrize("tab", ["Inbound", "Settings"])
