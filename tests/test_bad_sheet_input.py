@@ -143,6 +143,62 @@ def test_a_caller_with_a_misspelt_phone_and_no_email_becomes_a_flagged_lead(
     assert lead.phone == "+12125550102"
 
 
+def alert_for(database: Database) -> OutboxMessage:
+    with database.session() as session:
+        [alert] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+        return alert
+
+
+def test_a_caller_whose_only_contact_is_a_mistyped_email_becomes_a_flagged_lead(
+        sheet: ManagerSheet, database: Database) -> None:
+    typo = ["2026-11-16 09:10:00", "Rita", "Ruiz", "", "rita@@example", "Radio", "Wants a quote", ""]
+    sheet.set_tab("Inbound", inbound(typo))
+    result = sync(sheet, database)  # the row was skipped: "a lead needs a phone or an e-mail"
+    problem = problems_by_cell(result)[("Inbound", 2, "Email")]
+    assert problem.reason.startswith("is not an e-mail address (")
+    assert problem.reason.endswith("; the lead is kept, flagged to check the e-mail")
+    assert not problem.skipped
+    [lead] = leads(database)
+    assert (lead.first_name, lead.phone, lead.email, lead.email_as_typed) == ("Rita", None, None,
+                                                                              "rita@@example")
+    assert result.new_lead_ids == [lead.id]
+    alert = alert_for(database)  # the owner is alerted as usual
+    assert "E-mail as typed: rita@@example (check the e-mail" in alert.text
+    assert "E-mail as typed: rita@@example (check the e-mail" in alert.html
+    assert "mailto:" not in alert.html
+    assert sheet.tab("Leads")[1][8] == "check the e-mail: rita@@example"  # the Leads tab's Email
+    # The receptionist fixes the address: the same lead, now with an address to write to.
+    typo[4] = "Rita@Example.com"
+    sheet.set_tab("Inbound", inbound(typo))
+    sync(sheet, database, NOW + timedelta(minutes=1))
+    [lead] = leads(database)
+    assert (lead.email, lead.email_as_typed) == ("rita@example.com", "")
+
+
+def test_a_mistyped_email_beside_a_good_phone_is_kept_as_typed_until_fixed(
+        sheet: ManagerSheet, database: Database) -> None:
+    row = ["2026-11-16 09:10:00", "Sol", "Reyes", "(212) 555-0177", "sol@example..com", "", "", ""]
+    sheet.set_tab("Inbound", inbound(row))
+    sync(sheet, database)
+    [lead] = leads(database)
+    assert (lead.phone, lead.email, lead.email_as_typed) == ("+12125550177", None, "sol@example..com")
+    row[4] = "sol@example.com"  # the lead is known by its phone, so its key does not change
+    sheet.set_tab("Inbound", inbound(row))
+    sync(sheet, database, NOW + timedelta(minutes=1))
+    [lead] = leads(database)
+    assert (lead.email, lead.email_as_typed) == ("sol@example.com", "")
+
+
+def test_what_was_typed_is_kept_as_far_as_the_database_holds_it(
+        sheet: ManagerSheet, database: Database) -> None:
+    """PostgreSQL refused a 300-character typo (varchar(200)), and with it every later sync."""
+    phone, email = "555-" + "O" * 300, "rita@@" + "x" * 400
+    sheet.set_tab("Inbound", inbound(["2026-11-16 09:10:00", "Rita", "Ruiz", phone, email, "", "", ""]))
+    sync(sheet, database)
+    [lead] = leads(database)
+    assert lead.phone_as_typed == phone[:199] + "\u2026" and lead.email_as_typed == email[:319] + "\u2026"
+
+
 # -- 2. exceptions that escaped are recorded, with one clear reason -----------------------------
 
 def test_a_timestamp_in_year_9999_is_named_and_the_lead_is_kept(
