@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from outreach import lease
+from outreach.calls.planner import plan_day
 from outreach.db import Database
-from outreach.models import Customer, Lead, OutboxMessage, Rep, SyncRun
+from outreach.models import Customer, Lead, OutboxMessage, PlannedCall, Rep, SyncRun
 from outreach.runtime import team_settings
 from outreach.sheet.sheet_source import WorkbookSource
 from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
@@ -102,6 +103,46 @@ def test_a_customer_with_a_bad_email_or_unknown_owner_stays_on_the_call_lists(
     again = sync(sheet, database, NOW + timedelta(minutes=1))
     assert {("Customers", 2, "Email"), ("Customers", 4, "Owner")} <= set(problems_by_cell(again))
     assert set(customers(database)) == {"Carla", "Dev", "Fay"}
+
+
+def planned_today(database: Database, day: date) -> set[str]:
+    """Whom the day's plan gives the reps to call, by first name."""
+    with database.session() as session, session.begin():
+        plan_day(session, day, list(session.scalars(select(Rep))), team_settings(session), NOW)
+        return set(session.scalars(select(Customer.first_name).join(PlannedCall)
+                                   .where(PlannedCall.plan_date == day)))
+
+
+def test_a_customer_whose_phone_cannot_be_read_is_kept_off_the_call_lists_until_fixed(
+        sheet: ManagerSheet, database: Database) -> None:
+    sync(sheet, database)
+    carla_id = customers(database)["Carla"].id
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][4] = "555-CALL-CARLA"  # Carla (Customer ID C1, an e-mail): her number gets a typo
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database, NOW + timedelta(minutes=1))
+    problem = problems_by_cell(result)[("Customers", 2, "Phone")]
+    assert problem.reason.endswith("; the customer is kept, off the call lists until the number is fixed")
+    assert (problem.value, problem.skipped) == ("555-CALL-CARLA", False)
+    carla = customers(database)["Carla"]  # the same customer, and so the same history
+    assert (carla.id, carla.active, carla.phone, carla.email) == (carla_id, True, None, "carla@example.org")
+    assert planned_today(database, NOW.date()) == {"Dev"}  # Fay is Do Not Call
+    rows[1][4] = "(212) 555-0111"
+    sheet.set_tab("Customers", rows)
+    assert not problems_by_cell(sync(sheet, database, NOW + timedelta(minutes=2)))
+    assert customers(database)["Carla"].phone == "+12125550111"
+    assert "Carla" in planned_today(database, NOW.date() + timedelta(days=1))
+
+
+def test_a_customer_with_an_unreadable_phone_and_nothing_else_to_know_it_by_is_skipped(
+        sheet: ManagerSheet, database: Database) -> None:
+    hal = ["", "Hal", "Ives", "Ives Co", "555-CALL-NOW", "", "", "", "", "", ""]  # no Customer ID, no e-mail
+    rows = [r[:] for r in CUSTOMERS] + [hal]
+    sheet.set_tab("Customers", rows)
+    problem = problems_by_cell(sync(sheet, database))[("Customers", 5, "Phone")]
+    assert problem.skipped and problem.reason.endswith(
+        ", and there is no Customer ID or e-mail to tell the customer apart")
+    assert "Hal" not in customers(database)
 
 
 def test_rows_that_cannot_be_used_are_still_skipped(sheet: ManagerSheet, database: Database) -> None:
