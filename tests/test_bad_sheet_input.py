@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from outreach import lease
 from outreach.calls.planner import plan_day
@@ -291,6 +291,33 @@ def test_a_corrupt_workbook_is_a_recorded_failure_retried_on_the_interval(
         status = sync_status(session)
     assert status.failing and status.problem == result.error
     assert len(customers(database)) == 3  # the last good snapshot stays
+
+
+def test_a_failure_after_the_read_is_a_recorded_failure_with_one_reason(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """The read went well; applying it did not. The sync's last handler records it like any other.
+
+    Provoked through a value in the database no check of ours let in (a hand edit of the SQLite
+    file): loading Bob's row raises ValueError while the reps are applied. PostgreSQL cannot hold
+    such a value; what it refuses is a database error, recorded by the handler before this one.
+    """
+    sheet = WorkbookSheet(tmp_path / "sheet.xlsx", team_tabs())
+    sync(sheet, sqlite_db)
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(text("UPDATE reps SET updated_at = 'last tuesday' WHERE email = 'bob@example.com'"))
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][2] = "Diaz-Ruiz"  # a change this sync would have made
+    sheet.set_tab("Customers", rows)
+    result = run_sync(sqlite_db, WorkbookSource(sheet.path), NOW + timedelta(minutes=1))  # raised before
+    assert not result.ok
+    assert result.error == ("the sync stopped (ValueError: Invalid isoformat string: 'last tuesday'); "
+                            "the previous snapshot is kept and the next sync tries again")
+    last = runs(sqlite_db)[-1]
+    assert (last.ok, last.error) == (False, result.error)
+    with sqlite_db.session() as session:
+        status = sync_status(session)
+    assert status.failing and status.problem == result.error
+    assert customers(sqlite_db)["Carla"].last_name == "Diaz"  # nothing of the run was half applied
 
 
 def test_every_failure_of_a_sync_waits_the_normal_interval(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
