@@ -104,7 +104,7 @@ def _make_messy(rows: list[list[object]], rng: random.Random) -> None:
     rows[31][4] = ""  # no phone: imported, never planned
     rows[54][7] = rows[54][7].strftime("%m/%d/%Y")  # typed as text, US order
     rows[60][1] = rows[60][2] = ""  # no name: skipped
-    rows[75][4] = "555-CALL"  # not a number: skipped
+    rows[75][4] = "555-CALL"  # not a number: named, kept off the call lists by its Customer ID
     rows[97][6] = "jordan.rivers@example.com"  # owner typo: named, to the shared pool
     rows[110][4] = rows[109][4]  # duplicate phone: skipped, points at the first
     rows[131][5] = "not-an-email"  # broken e-mail: named, kept without it

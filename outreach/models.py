@@ -230,6 +230,8 @@ class Lead(Base):
     # What was typed when it is not a number we can dial: the lead is kept, "check the number".
     phone_as_typed: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str | None] = mapped_column(String(320))
+    # The same for an e-mail that is not an address ("check the e-mail"): a caller is never lost to a typo.
+    email_as_typed: Mapped[str] = mapped_column(String(320), default="", server_default="")
     relationship: Mapped[str] = mapped_column(Text, default="")  # how they know the customer
     need: Mapped[str] = mapped_column(Text, default="")  # what they need / why they called
     best_time: Mapped[str] = mapped_column(String(200), default="")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from outreach import lease
+from outreach.calls.planner import plan_day
 from outreach.db import Database
-from outreach.models import Customer, Lead, OutboxMessage, Rep, SyncRun
+from outreach.models import Customer, Lead, OutboxMessage, PlannedCall, Rep, SyncRun
 from outreach.runtime import team_settings
 from outreach.sheet.sheet_source import WorkbookSource
 from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
@@ -104,6 +105,46 @@ def test_a_customer_with_a_bad_email_or_unknown_owner_stays_on_the_call_lists(
     assert set(customers(database)) == {"Carla", "Dev", "Fay"}
 
 
+def planned_today(database: Database, day: date) -> set[str]:
+    """Whom the day's plan gives the reps to call, by first name."""
+    with database.session() as session, session.begin():
+        plan_day(session, day, list(session.scalars(select(Rep))), team_settings(session), NOW)
+        return set(session.scalars(select(Customer.first_name).join(PlannedCall)
+                                   .where(PlannedCall.plan_date == day)))
+
+
+def test_a_customer_whose_phone_cannot_be_read_is_kept_off_the_call_lists_until_fixed(
+        sheet: ManagerSheet, database: Database) -> None:
+    sync(sheet, database)
+    carla_id = customers(database)["Carla"].id
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][4] = "555-CALL-CARLA"  # Carla (Customer ID C1, an e-mail): her number gets a typo
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database, NOW + timedelta(minutes=1))
+    problem = problems_by_cell(result)[("Customers", 2, "Phone")]
+    assert problem.reason.endswith("; the customer is kept, off the call lists until the number is fixed")
+    assert (problem.value, problem.skipped) == ("555-CALL-CARLA", False)
+    carla = customers(database)["Carla"]  # the same customer, and so the same history
+    assert (carla.id, carla.active, carla.phone, carla.email) == (carla_id, True, None, "carla@example.org")
+    assert planned_today(database, NOW.date()) == {"Dev"}  # Fay is Do Not Call
+    rows[1][4] = "(212) 555-0111"
+    sheet.set_tab("Customers", rows)
+    assert not problems_by_cell(sync(sheet, database, NOW + timedelta(minutes=2)))
+    assert customers(database)["Carla"].phone == "+12125550111"
+    assert "Carla" in planned_today(database, NOW.date() + timedelta(days=1))
+
+
+def test_a_customer_with_an_unreadable_phone_and_nothing_else_to_know_it_by_is_skipped(
+        sheet: ManagerSheet, database: Database) -> None:
+    hal = ["", "Hal", "Ives", "Ives Co", "555-CALL-NOW", "", "", "", "", "", ""]  # no Customer ID, no e-mail
+    rows = [r[:] for r in CUSTOMERS] + [hal]
+    sheet.set_tab("Customers", rows)
+    problem = problems_by_cell(sync(sheet, database))[("Customers", 5, "Phone")]
+    assert problem.skipped and problem.reason.endswith(
+        ", and there is no Customer ID or e-mail to tell the customer apart")
+    assert "Hal" not in customers(database)
+
+
 def test_rows_that_cannot_be_used_are_still_skipped(sheet: ManagerSheet, database: Database) -> None:
     rows = [r[:] for r in REPS] + [["", "nameless@example.com", "", "", "", "", ""],
                                    ["No Email", "not-an-address", "", "", "", "", ""]]
@@ -141,6 +182,62 @@ def test_a_caller_with_a_misspelt_phone_and_no_email_becomes_a_flagged_lead(
     sync(sheet, database, NOW + timedelta(minutes=1))
     [lead] = leads(database)
     assert lead.phone == "+12125550102"
+
+
+def alert_for(database: Database) -> OutboxMessage:
+    with database.session() as session:
+        [alert] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))
+        return alert
+
+
+def test_a_caller_whose_only_contact_is_a_mistyped_email_becomes_a_flagged_lead(
+        sheet: ManagerSheet, database: Database) -> None:
+    typo = ["2026-11-16 09:10:00", "Rita", "Ruiz", "", "rita@@example", "Radio", "Wants a quote", ""]
+    sheet.set_tab("Inbound", inbound(typo))
+    result = sync(sheet, database)  # the row was skipped: "a lead needs a phone or an e-mail"
+    problem = problems_by_cell(result)[("Inbound", 2, "Email")]
+    assert problem.reason.startswith("is not an e-mail address (")
+    assert problem.reason.endswith("; the lead is kept, flagged to check the e-mail")
+    assert not problem.skipped
+    [lead] = leads(database)
+    assert (lead.first_name, lead.phone, lead.email, lead.email_as_typed) == ("Rita", None, None,
+                                                                              "rita@@example")
+    assert result.new_lead_ids == [lead.id]
+    alert = alert_for(database)  # the owner is alerted as usual
+    assert "E-mail as typed: rita@@example (check the e-mail" in alert.text
+    assert "E-mail as typed: rita@@example (check the e-mail" in alert.html
+    assert "mailto:" not in alert.html
+    assert sheet.tab("Leads")[1][8] == "check the e-mail: rita@@example"  # the Leads tab's Email
+    # The receptionist fixes the address: the same lead, now with an address to write to.
+    typo[4] = "Rita@Example.com"
+    sheet.set_tab("Inbound", inbound(typo))
+    sync(sheet, database, NOW + timedelta(minutes=1))
+    [lead] = leads(database)
+    assert (lead.email, lead.email_as_typed) == ("rita@example.com", "")
+
+
+def test_a_mistyped_email_beside_a_good_phone_is_kept_as_typed_until_fixed(
+        sheet: ManagerSheet, database: Database) -> None:
+    row = ["2026-11-16 09:10:00", "Sol", "Reyes", "(212) 555-0177", "sol@example..com", "", "", ""]
+    sheet.set_tab("Inbound", inbound(row))
+    sync(sheet, database)
+    [lead] = leads(database)
+    assert (lead.phone, lead.email, lead.email_as_typed) == ("+12125550177", None, "sol@example..com")
+    row[4] = "sol@example.com"  # the lead is known by its phone, so its key does not change
+    sheet.set_tab("Inbound", inbound(row))
+    sync(sheet, database, NOW + timedelta(minutes=1))
+    [lead] = leads(database)
+    assert (lead.email, lead.email_as_typed) == ("sol@example.com", "")
+
+
+def test_what_was_typed_is_kept_as_far_as_the_database_holds_it(
+        sheet: ManagerSheet, database: Database) -> None:
+    """PostgreSQL refused a 300-character typo (varchar(200)), and with it every later sync."""
+    phone, email = "555-" + "O" * 300, "rita@@" + "x" * 400
+    sheet.set_tab("Inbound", inbound(["2026-11-16 09:10:00", "Rita", "Ruiz", phone, email, "", "", ""]))
+    sync(sheet, database)
+    [lead] = leads(database)
+    assert lead.phone_as_typed == phone[:199] + "\u2026" and lead.email_as_typed == email[:319] + "\u2026"
 
 
 # -- 2. exceptions that escaped are recorded, with one clear reason -----------------------------
@@ -196,6 +293,33 @@ def test_a_corrupt_workbook_is_a_recorded_failure_retried_on_the_interval(
     assert len(customers(database)) == 3  # the last good snapshot stays
 
 
+def test_a_failure_after_the_read_is_a_recorded_failure_with_one_reason(
+        tmp_path: Path, sqlite_db: Database) -> None:
+    """The read went well; applying it did not. The sync's last handler records it like any other.
+
+    Provoked through a value in the database no check of ours let in (a hand edit of the SQLite
+    file): loading Bob's row raises ValueError while the reps are applied. PostgreSQL cannot hold
+    such a value; what it refuses is a database error, recorded by the handler before this one.
+    """
+    sheet = WorkbookSheet(tmp_path / "sheet.xlsx", team_tabs())
+    sync(sheet, sqlite_db)
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(text("UPDATE reps SET updated_at = 'last tuesday' WHERE email = 'bob@example.com'"))
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][2] = "Diaz-Ruiz"  # a change this sync would have made
+    sheet.set_tab("Customers", rows)
+    result = run_sync(sqlite_db, WorkbookSource(sheet.path), NOW + timedelta(minutes=1))  # raised before
+    assert not result.ok
+    assert result.error == ("the sync stopped (ValueError: Invalid isoformat string: 'last tuesday'); "
+                            "the previous snapshot is kept and the next sync tries again")
+    last = runs(sqlite_db)[-1]
+    assert (last.ok, last.error) == (False, result.error)
+    with sqlite_db.session() as session:
+        status = sync_status(session)
+    assert status.failing and status.problem == result.error
+    assert customers(sqlite_db)["Carla"].last_name == "Diaz"  # nothing of the run was half applied
+
+
 def test_every_failure_of_a_sync_waits_the_normal_interval(tmp_path: Path, runtime) -> None:  # type: ignore[no-untyped-def]
     from outreach.worker import sync_if_due
 
@@ -229,6 +353,24 @@ def test_a_huge_number_in_settings_is_refused_and_the_day_still_plans(
         assert team_settings(session).overridden == frozenset()
     plan_the_day(runtime, NOW)  # raised OverflowError every 15 s before
     nag(runtime, NOW)
+
+
+# -- 6. a script the sandbox cannot hold is refused on its row; the sync goes on ----------------
+
+@pytest.mark.parametrize("key", ["Referral Script", "Thank You Email"])
+def test_a_script_nested_a_hundred_deep_is_named_and_every_sync_still_runs(
+        sheet: ManagerSheet, database: Database, key: str) -> None:
+    deep = "{{ " + "(" * 300 + "customer.first_name" + ")" * 300 + " }}"  # RecursionError before
+    sheet.set_tab("Settings", [["Key", "Value"], ["Daily Calls", "4"], [key, deep]])
+    result = sync(sheet, database)
+    assert result.ok and result.error is None
+    [problem] = [p for p in result.problems if p.tab == "Settings"]
+    assert (problem.row, problem.column, problem.skipped) == (3, key, False)
+    assert "cannot be used: it is nested too deeply" in problem.reason
+    assert problem.reason.endswith("; the default is kept")
+    with database.session() as session:
+        team = team_settings(session)
+    assert (team.daily_calls, team.referral_script, team.thank_you_email) == (4, "", "")
 
 
 # -- 7. empty optional tabs; duplicates named ---------------------------------------------------

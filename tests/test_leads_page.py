@@ -76,6 +76,21 @@ def test_a_link_opens_the_lead_with_its_whole_history(demo_app: Runtime) -> None
     assert list(history["Who"]) == ["Jordan Rivera"]
 
 
+def test_a_lead_kept_with_what_was_typed_is_found_by_it_and_says_what_to_check(demo_app: Runtime) -> None:
+    lead_id = add(demo_app, JORDAN, "Rita Typo", kind="inbound", phone=None, phone_as_typed="555-01O2",
+                  email_as_typed="rita@@example")
+    at = open_app(LEADS, as_email=JORDAN)
+    at.text_input(key="leads_search").input("rita@@").run()
+    assert table_names(at) == ["Rita Typo"]
+    row = at.dataframe[0].value.iloc[0]
+    assert (row["Phone"], row["Email"]) == ("555-01O2", "rita@@example")
+    at.query_params["lead"] = str(lead_id)
+    at.run()
+    assert not at.exception, at.exception
+    assert [shown(w.value) for w in at.warning] == [
+        "Check the number: it was typed as 555-01O2, which cannot be dialled",
+        "Check the e-mail: it was typed as rita@@example, which is not an address"]
+
 def test_a_link_to_another_reps_lead_shows_nothing_of_it(demo_app: Runtime) -> None:
     lead_id = add(demo_app, PRIYA, "Secret Lead", status="connected")
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=30)

@@ -336,15 +336,20 @@ def test_the_domain_refuses_a_lead_number_beyond_any_key(monday: Runtime) -> Non
             lead_for(session, jordan, 10**22)
 
 
-def test_a_lead_with_a_misspelt_phone_says_check_the_number(monday: Runtime) -> None:
+@pytest.mark.parametrize(("typed", "warning"), [
+    ({"phone_as_typed": "555-01O2"}, "Check the number: it was typed as 555-01O2, which cannot be dialled"),
+    ({"email_as_typed": "rita@@example"},
+     "Check the e-mail: it was typed as rita@@example, which is not an address"),
+], ids=["phone", "email"])
+def test_a_lead_kept_with_a_typo_says_what_to_check(monday: Runtime, typed: dict[str, str],
+                                                     warning: str) -> None:
     with monday.db.session() as session, session.begin():
         jordan = session.scalar(select(Rep).where(Rep.email == JORDAN))
-        add_lead(session, jordan, "Rita Ruiz", kind="inbound", phone=None, phone_as_typed="555-01O2")
+        add_lead(session, jordan, "Rita Ruiz", kind="inbound", phone=None, **typed)
     at = as_rep(JORDAN)
     [panel] = [e for e in at.expander if e.label.startswith("Rita Ruiz")]
-    assert [shown(w.value) for w in panel.warning] == [
-        "Check the number: it was typed as 555-01O2, which cannot be dialled"]
-    assert not [m for m in panel.markdown if "tel:" in m.value]
+    assert [shown(w.value) for w in panel.warning] == [warning]
+    assert not [m for m in panel.markdown if "tel:" in m.value or "mailto:" in m.value]
 
 
 # Issue 13: forms that do what the rep meant.

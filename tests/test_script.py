@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from outreach.calls.script import Person, check_script, render_script
+from outreach.calls.script import Person, check_script, render_script, render_thank_you
 from outreach.settings import PROJECT_ROOT
 from outreach.team_settings import parse_team_settings
 
@@ -83,8 +83,11 @@ LONG = "Who else? " * 1_200  # 12,000 characters, typed out: no loop needed
     ("{% macro ask() %}{{ ask() }}{% endmacro %}{{ ask() }}", "macros cannot be used"),
     ("{{ customer.__class__.__mro__ }}", "not '__mro__'"),
     ("{{ cycler.__init__.__globals__ }}", "not '__globals__'"),
+    ("{% if customer.name < 5 %}Hi{% endif %}", "it cannot be filled in (TypeError: '<' not supported"),
+    ("{% if customer.name %}" * 100 + "Hi" + "{% endif %}" * 100, "it is nested too deeply"),
 ], ids=["nested-range", "set", "text-times", "name-times", "center", "ljust", "format-width",
-        "percent-width", "power", "lipsum", "long-output", "recursion", "reach-in", "globals"])
+        "percent-width", "power", "lipsum", "long-output", "recursion", "reach-in", "globals",
+        "name-vs-number", "nested-if"])
 def test_a_script_over_a_limit_is_refused_quickly_and_names_the_limit(script: str, limit: str) -> None:
     refused, seconds = checked_in_a_child(script)
     assert refused is not None and refused.startswith("the script cannot be used: ")
@@ -115,3 +118,57 @@ def test_names_case_filters_and_if_are_what_a_script_may_use() -> None:
               " {{ 'Bye' ~ ', ' ~ customer.first_name|lower }}")
     assert render_script(check_script(script), CARLA, ANN) == (
         "Thanks, CARLA! Ann Archer here. Who else? Bye, carla")
+
+
+# Scripts built only from allowed parts, nested until Jinja's recursive parser, compiler or renderer gives
+# out (RecursionError, or Python's own SyntaxError on the compiled code): refused like any other limit.
+DEEP = {
+    "if-100": "{% if customer.name %}" * 100 + "Who else?" + "{% endif %}" * 100,
+    "brackets-100": "{{ " + "(" * 100 + "customer.first_name" + ")" * 100 + " }}",
+    "brackets-300": "{{ " + "(" * 300 + "customer.first_name" + ")" * 300 + " }}",
+    "trim-200": "{{ customer.first_name" + "|trim" * 200 + " }}",
+    "not-500": "{{ " + "not " * 500 + "customer.name }}",
+    "and-2000": "{{ " + " and ".join(["customer.name"] * 2000) + " }}",
+    "else-if-100": "{{ " + "'Hi' if customer.name else (" * 100 + "'Hello'" + ")" * 100 + " }}",
+}
+NESTED = "it is nested too deeply (more than 20 levels of {% if %}, brackets, filters or and/or/not)"
+
+
+@pytest.mark.parametrize("script", DEEP.values(), ids=DEEP.keys())
+@pytest.mark.parametrize(("key", "what"), [("Referral Script", "the script"),
+                                           ("Thank You Email", "the thank-you e-mail")])
+def test_a_script_nested_too_deeply_is_refused_on_its_settings_row(script: str, key: str, what: str) -> None:
+    team, problems = parse_team_settings([(key, script, 14)])  # raised RecursionError or SyntaxError
+    (problem,) = problems
+    assert (problem.key, problem.row) == (key, 14)
+    assert problem.reason == f"{what} cannot be used: {NESTED}; the default is kept"
+    assert (team.referral_script, team.thank_you_email) == ("", "")
+    assert render_script(team.referral_script, CARLA, ANN).startswith("Hi Carla, it's Ann.")
+
+
+@pytest.mark.parametrize("script", DEEP.values(), ids=DEEP.keys())
+def test_a_stored_script_nested_too_deeply_shows_and_sends_the_standard_words(
+        script: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Stored before the limit (the database keeps what a sync accepted): the card and the e-mail still
+    render, with the standard words."""
+    assert render_script(script, CARLA, ANN).startswith("Hi Carla, it's Ann. Thank you")
+    people = {"customer": CARLA, "rep": ANN, "friend": Person("Dana", "Dana Whitfield")}
+    assert render_thank_you(script, people, "won") == render_thank_you("", people, "won")
+    assert caplog.text.count(NESTED) == 2
+
+
+def test_a_script_at_the_nesting_limit_is_accepted_and_renders_deep_inside_a_page() -> None:
+    """The limit is far below Python's: what a sync accepts renders even with most of the stack in use."""
+    ifs = "{% if customer.name %}" * 20 + "Hi {{ customer.first_name }}" + "{% endif %}" * 20
+    brackets = "{{ " + "(" * 20 + "customer.first_name|trim|upper" + ")" * 20 + " }}"
+    for script in (ifs, brackets):
+        check_script(script)
+
+    def deep_inside(frames: int) -> tuple[str, str]:
+        if frames:
+            return deep_inside(frames - 1)
+        return render_script(ifs, CARLA, ANN), render_script(brackets, CARLA, ANN)
+
+    assert deep_inside(sys.getrecursionlimit() - 550) == ("Hi Carla", "CARLA")
+    with pytest.raises(ValueError, match="nested too deeply"):
+        check_script("{% if customer.name %}" * 21 + "Hi" + "{% endif %}" * 21)

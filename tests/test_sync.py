@@ -81,16 +81,19 @@ def test_bad_rows_are_named_and_skipped_good_rows_import(sheet: ManagerSheet, da
     result = sync(sheet, database)
     problems = {(p.row, p.column): p for p in result.problems}
     assert problems[(5, "First Name")].reason == "name is missing"
-    assert problems[(6, "Phone")].value == "555-CALL-NOW-PLEASE"
+    assert problems[(6, "Phone")].value == "555-CALL-NOW-PLEASE"  # kept by its Customer ID, uncallable
+    assert problems[(6, "Phone")].reason.endswith("; the customer is kept, off the call lists until the "
+                                                  "number is fixed")
     assert "not an e-mail address" in problems[(7, "Email")].reason  # kept without it
     assert problems[(8, "Owner")].reason == "is not a rep on the Reps tab; goes to the shared pool"
     assert problems[(9, "Customer ID")].reason == "same Customer ID as row 2"
     assert problems[(10, "Phone")].reason == "same phone as row 2"
-    assert all(p.tab == "Customers" and p.skipped for p in result.problems if p.row in (5, 6, 9, 10))
-    assert not any(problems[cell].skipped for cell in ((7, "Email"), (8, "Owner")))
+    assert all(p.tab == "Customers" and p.skipped for p in result.problems if p.row in (5, 9, 10))
+    assert not any(problems[cell].skipped for cell in ((6, "Phone"), (7, "Email"), (8, "Owner")))
     assert not problems[(11, "Customer Since")].skipped  # imported without the odd date
     assert problems[(11, "Do Not Call")].reason.startswith("expected yes/no; treated as yes")
-    assert set(customers(database)) == {"id:C1", "id:C2", "id:C3", "id:C6", "id:C7", "id:C10"}
+    assert set(customers(database)) == {"id:C1", "id:C2", "id:C3", "id:C5", "id:C6", "id:C7", "id:C10"}
+    assert customers(database)["id:C5"].phone is None
     assert str(problems[(6, "Phone")]).startswith("Customers row 6, Phone '555-CALL-NOW-PLEASE'")
 
 
@@ -380,7 +383,8 @@ def test_a_changed_cell_is_checked_again(sheet: ManagerSheet, database: Database
     sheet.set_tab("Customers", rows)
     result = sync(sheet, database, NOW + timedelta(minutes=1))
     assert [(p.row, p.column) for p in result.problems] == [(2, "Phone")]
-    assert customers(database)["id:C1"].active is False  # skipped this time, history kept
+    carla = customers(database)["id:C1"]
+    assert (carla.active, carla.phone) == (True, None)  # kept, off the call lists until fixed
 
 
 def sync_runs(db: Database) -> list[SyncRun]:

@@ -197,6 +197,30 @@ def test_stale_temp_files_of_ours_are_removed_at_the_next_write(sheet: WorkbookS
     assert sorted(p.name for p in tmp_path.glob(".outreach-*")) == [".outreach-busy.xlsx"]
 
 
+def test_a_killed_saves_temp_file_goes_at_the_next_sync_even_with_nothing_to_write(
+        sheet: WorkbookSheet, sqlite_db: Database, tmp_path: Path) -> None:
+    """It waited for the team's next change before: the write-back was skipped when nothing changed."""
+    sync(sheet, sqlite_db)
+    leftover = tmp_path / ".outreach-a1b2c3d4.xlsx"
+    leftover.write_bytes(b"half a workbook")
+    aged(leftover, 120)
+    running = tmp_path / ".outreach-e5f6g7h8.xlsx"  # another process's save, still under a minute old
+    running.write_bytes(b"a save in progress")
+    copy = tmp_path / ".outreach-old copy.xlsx"  # the manager's own file, however it is named
+    copy.write_bytes(b"the manager's")
+    aged(copy, 120)
+    theirs = tmp_path / "notes.xlsx"
+    theirs.write_bytes(b"the manager's")
+    link = tmp_path / ".outreach-l1nk.xlsx"  # named like ours, but a link: never followed nor removed
+    link.symlink_to(theirs)
+    aged(theirs, 120)
+    os.utime(link, (time.time() - 120,) * 2, follow_symlinks=False)
+    assert sync(sheet, sqlite_db, NOW + timedelta(minutes=1)).written_tabs == []
+    assert not leftover.exists()
+    assert running.exists() and copy.exists() and link.is_symlink()
+    assert theirs.read_bytes() == b"the manager's"
+
+
 SAVE_FOREVER = textwrap.dedent("""
     import sys
     from pathlib import Path

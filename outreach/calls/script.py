@@ -12,22 +12,32 @@ only use what words read aloud need: the people's names, a few case filters, and
 used, and the Settings tab keeps the default. Such a script renders in time
 proportional to its own length; it is still rendered in Jinja's sandbox, and a
 script that fails for a real customer is replaced by the standard one on that card.
+
+Nesting is limited too: Jinja reads, compiles and renders a template recursively, so
+a hundred ``{% if %}`` inside each other, or a hundred brackets, would otherwise end in
+Python's RecursionError (or SyntaxError, MemoryError) instead of a refusal. The limit
+is counted before anything recursive runs, far below where the recursion stops, so a
+script accepted by a sync also renders deep inside a page.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from jinja2 import StrictUndefined, TemplateError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from outreach.job_problems import reason_of
 from outreach.mail.emails import environment
 
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT = 10_000  # characters: several minutes read aloud
+MAX_NESTING = 20  # {% if %} inside {% if %}, brackets, filters on filters: words read aloud need a few
 PEOPLE = {"customer": frozenset({"first_name", "name"}), "rep": frozenset({"first_name", "name"})}
 FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "default", "d"})
 # The nodes of names, text, filters, if/else and comparisons: none of them repeats or grows anything.
@@ -41,6 +51,12 @@ _REFUSED = {nodes.For: "loops ({% for %})", nodes.Macro: "macros", nodes.Call: "
             nodes.Assign: "{% set %}", nodes.AssignBlock: "{% set %}", nodes.Include: "{% include %}",
             nodes.Import: "{% import %}", nodes.FromImport: "{% import %}", nodes.Extends: "{% extends %}",
             nodes.Getitem: "indexing ([...])", nodes.List: "lists", nodes.Dict: "dicts"}
+
+# The allowed nodes that hold one another (the rest are names, text and wrappers around one of these).
+_NESTING_NODES = (nodes.If, nodes.CondExpr, nodes.Not, nodes.And, nodes.Or, nodes.Compare, nodes.Concat,
+                  nodes.Test, nodes.Filter)
+_TOO_DEEP = (f"it is nested too deeply (more than {MAX_NESTING} levels of {{% if %}}, brackets, filters "
+             "or and/or/not)")
 
 _SANDBOX = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 _WHITESPACE_RUN = re.compile(r"\s+")
@@ -75,15 +91,65 @@ def _refusal(node: nodes.Node, names: dict[str, frozenset[str]] = PEOPLE) -> str
     return None
 
 
-def _check(text: str, names: dict[str, frozenset[str]], what: str, **example: object) -> str:
+@contextmanager
+def _readable() -> Iterator[None]:
+    """Whatever reading or filling in the manager's text raises becomes the ValueError of a refusal.
+
+    Jinja's own errors say what is wrong and go on as they are; Python's recursion and nesting limits
+    mean the text is nested too deeply; anything else (``customer.name < 5``: a TypeError) is named.
+    """
     try:
-        tree = _SANDBOX.parse(text)
-    except TemplateError as exc:
-        raise ValueError(f"{what} cannot be used: {_reason(exc)}") from None
-    for node in (tree, *tree.find_all(nodes.Node)):
+        yield
+    except (TemplateError, ValueError):
+        raise
+    except (RecursionError, SyntaxError):  # SyntaxError: Python's own nesting limits, in compiled code
+        raise ValueError(_TOO_DEEP) from None
+    except MemoryError:
+        raise ValueError("it is too large to read") from None
+    except Exception as exc:
+        raise ValueError(f"it cannot be filled in ({reason_of(exc)})") from None
+
+
+def _brackets_too_deep(text: str) -> bool:
+    """Brackets leave no node in the tree, but each one costs the parser a dozen frames: count tokens."""
+    depth = 0
+    for _, kind, value in _SANDBOX.lex(text):  # the lexer is a loop, never a recursion
+        if kind == "operator" and value in ("(", "[", "{"):
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif kind == "operator" and value in (")", "]", "}"):
+            depth -= 1
+    return False
+
+
+def _first_refusal(tree: nodes.Template, names: dict[str, frozenset[str]]) -> str | None:
+    """Why the tree cannot be a script, walking it in order without recursion (a chain of 2000 ``and``
+    is 2000 nodes deep)."""
+    todo: list[tuple[nodes.Node, int]] = [(tree, 0)]
+    while todo:
+        node, depth = todo.pop()
         reason = _refusal(node, names)
         if reason:
-            raise ValueError(f"{what} cannot be used: {reason}")
+            return reason
+        depth += isinstance(node, _NESTING_NODES)
+        if depth > MAX_NESTING:
+            return _TOO_DEEP
+        todo.extend((child, depth) for child in reversed(list(node.iter_child_nodes())))
+    return None
+
+
+def _check(text: str, names: dict[str, frozenset[str]], what: str, **example: object) -> str:
+    try:
+        if _brackets_too_deep(text):
+            raise ValueError(_TOO_DEEP)
+        with _readable():
+            tree = _SANDBOX.parse(text)
+    except (TemplateError, ValueError) as exc:
+        raise ValueError(f"{what} cannot be used: {_reason(exc)}") from None
+    reason = _first_refusal(tree, names)
+    if reason:
+        raise ValueError(f"{what} cannot be used: {reason}")
     try:
         _render_custom(text, **example)
     except (TemplateError, ValueError) as exc:
@@ -104,7 +170,8 @@ def check_thank_you(text: str) -> str:
 
 
 def _render_custom(custom: str, **context: object) -> str:
-    said = _SANDBOX.from_string(custom).render(**context).strip()
+    with _readable():
+        said = _SANDBOX.from_string(custom).render(**context).strip()
     if len(said) > MAX_OUTPUT:
         raise ValueError(f"it is longer than {MAX_OUTPUT:,} characters (the limit)")
     return said

@@ -70,7 +70,7 @@ def lead_item(lead: Lead, facts: LeadFacts, team: TeamSettings, now: datetime) -
         "id": lead.id, "name": lead.full_name, "kind": lead.kind,
         "kind_label": KIND_LABELS.get(lead.kind, lead.kind), "phone": lead.phone,
         "phone_display": display(lead.phone, team.phone_region), "email": lead.email or "",
-        "phone_as_typed": lead.phone_as_typed,
+        "phone_as_typed": lead.phone_as_typed, "email_as_typed": lead.email_as_typed,
         "need": lead.need, "relationship": lead.relationship, "best_time": lead.best_time,
         "heard_about": lead.heard_about, "attempts": lead.attempts,
         "attempts_label": (f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}"

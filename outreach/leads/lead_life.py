@@ -56,8 +56,8 @@ def _search_condition(text: str) -> ColumnElement[bool]:
     words = text.strip().lower()
     pattern = _like(words)
     name = (Lead.first_name + " " + Lead.last_name)
-    conditions = [name.ilike(pattern, escape="\\"), Lead.email.ilike(pattern, escape="\\"),
-                  Lead.phone_as_typed.ilike(pattern, escape="\\")]
+    conditions = [column.ilike(pattern, escape="\\")
+                  for column in (name, Lead.email, Lead.phone_as_typed, Lead.email_as_typed)]
     digits = "".join(c for c in words if c.isascii() and c.isdigit())
     if len(digits) >= 3:  # "555" finds a phone; "5" would find nearly everyone
         conditions.append(Lead.phone.like(_like(digits), escape="\\"))

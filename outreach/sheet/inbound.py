@@ -34,24 +34,33 @@ def _unseen(session: Session, records: list[InboundRecord]) -> list[InboundRecor
     A lead found under one of a record's earlier keys takes the record's current key, so
     the next edit of the row is recognised by it (and a phone it lacked).
     """
-    # All of them, not an IN list: three keys a row would outgrow SQLite's bind limit.
-    stored = set(session.scalars(select(Lead.inbound_key).where(Lead.inbound_key.is_not(None))))
+    # All of them, not an IN list: three keys a row would outgrow SQLite's bind limit. With each, whether
+    # the lead is flagged "check the e-mail".
+    stored: dict[str, bool] = dict(session.execute(
+        select(Lead.inbound_key, Lead.email_as_typed != "").where(Lead.inbound_key.is_not(None))).all())
     fresh = []
     for record in records:
-        if record.key in stored:
-            stored.discard(record.key)  # one lead answers for one row
+        if record.key in stored:  # one lead answers for one row
+            if stored.pop(record.key) and record.email:  # known by its phone: the address was fixed beside it
+                _fill_in(session, record.key, record, {})
             continue
         earlier = next((key for key in record.earlier_keys if key in stored), None)
         if earlier is None:
             fresh.append(record)
             continue
-        stored.discard(earlier)
-        found = {"inbound_key": record.key}
-        if record.phone:  # a number fixed in the sheet fills in a lead flagged "check the number"
-            found |= {"phone": func.coalesce(Lead.phone, record.phone), "phone_as_typed": ""}
-        session.execute(update(Lead).where(Lead.inbound_key == earlier).values(found)
-                        .execution_options(synchronize_session=False))
+        del stored[earlier]
+        _fill_in(session, earlier, record, {"inbound_key": record.key})
     return fresh
+
+
+def _fill_in(session: Session, key: str, record: InboundRecord, values: dict[str, object]) -> None:
+    """A number or address fixed in the sheet fills in a lead flagged "check the number" (or e-mail)."""
+    if record.phone:
+        values |= {"phone": func.coalesce(Lead.phone, record.phone), "phone_as_typed": ""}
+    if record.email:
+        values |= {"email": func.coalesce(Lead.email, record.email), "email_as_typed": ""}
+    session.execute(update(Lead).where(Lead.inbound_key == key).values(values)
+                    .execution_options(synchronize_session=False))
 
 
 def import_inbound(session: Session, records: list[InboundRecord], team: TeamSettings,
@@ -76,6 +85,7 @@ def import_inbound(session: Session, records: list[InboundRecord], team: TeamSet
             last_name=record.last_name, phone=record.phone, email=record.email,
             need=record.reason, heard_about=record.heard_about, inbound_key=record.key,
             created_at=received_at(record, now), phone_as_typed=record.phone_as_typed,
+            email_as_typed=record.email_as_typed,
         )
         session.add(lead)
         leads.append(lead)

@@ -1,21 +1,25 @@
 """Checking Inbound rows: each becomes one lead, and no caller is lost to a typo.
 
-A row whose phone cannot be read is kept, flagged "check the number" with what was
-typed; a Timestamp that is not a plausible time is named and the time of the sync is
-used. A row is known by who enquired and when (:func:`inbound_key`), never by its
-position or its free text, so editing or moving it never makes a second lead.
+A row whose phone or e-mail cannot be read is kept, flagged "check the number" (or
+"check the e-mail") with what was typed; a Timestamp that is not a plausible time is
+named and the time of the sync is used. A row is known by who enquired and when
+(:func:`inbound_key`), never by its position or its free text, so editing or moving it
+never makes a second lead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
+from outreach.models import Lead
 from outreach.phones import to_e164
 from outreach.sheet.sheet_tabs import INBOUND, RowProblem, SheetRow
-from outreach.sheet.validation import RowCheck, known_owner, optional_email
+from outreach.sheet.validation import RowCheck, known_owner, normalise_email
 from outreach.team_settings import TeamSettings
 
 
@@ -34,6 +38,7 @@ class InboundRecord:
     row: int = field(compare=False)
     # The phone exactly as typed when it is not a number we can dial ("check the number").
     phone_as_typed: str = ""
+    email_as_typed: str = ""  # the same for an e-mail that is not an address ("check the e-mail")
     received: datetime | None = None  # the Timestamp read in the team's zone; None: unreadable
     # Keys a lead from this row may already carry: its e-mail's key from before a phone was
     # added, and the key of versions that hashed the whole row (see legacy_inbound_key).
@@ -51,9 +56,10 @@ def validate_inbound(
         first, last = row.get("first_name"), row.get("last_name")
         if not (first or last):
             check.skip("First Name", "", "name is missing")
-        phone, unreadable = _caller_phone(check, row.get("phone"), team.phone_region)
-        email = optional_email(check, row.get("email"))
-        if not (phone or email or unreadable) and not check.bad:
+        phone, unreadable = _caller_contact(check, "Phone", row.get("phone"),
+                                            partial(to_e164, default_region=team.phone_region), "number")
+        email, unreadable_email = _caller_contact(check, "Email", row.get("email"), _address, "e-mail")
+        if not (phone or email or unreadable or unreadable_email) and not check.bad:
             check.skip("Phone", "", "a lead needs a phone or an e-mail to follow up")
         owner = known_owner(check, row.get("owner"), rep_emails, "assigned automatically")
         if check.bad:
@@ -62,12 +68,13 @@ def validate_inbound(
         named = " ".join(f"{first} {last}".lower().split())
         key = numbered(inbound_key(stamp, phone, email, named))
         earlier = [numbered(inbound_key(stamp, None, email))] if phone and email else []
-        if phone or email:  # it may have been imported with a misspelt number and no e-mail
+        if phone or email:  # it may have been imported with a misspelt number or e-mail
             earlier.append(numbered(inbound_key(stamp, None, None, named)))
         records.append(InboundRecord(
             key=key, submitted_at=stamp, received=_received(check, stamp, team),
             first_name=first or last, last_name=last if first else "",
-            phone=phone, phone_as_typed=unreadable, email=email, heard_about=row.get("heard_about"),
+            phone=phone, phone_as_typed=unreadable, email=email, email_as_typed=unreadable_email,
+            heard_about=row.get("heard_about"),
             reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
             earlier_keys=(*earlier, numbered(legacy_inbound_key(row))),
         ))
@@ -108,15 +115,29 @@ def _received(check: RowCheck, stamp: str, team: TeamSettings) -> datetime | Non
         return None
 
 
-def _caller_phone(check: RowCheck, raw: str, region: str) -> tuple[str | None, str]:
-    """(E.164 phone, "") or (None, what was typed): a typo never loses the caller."""
+def _caller_contact(check: RowCheck, column: str, raw: str, read: Callable[[str], str],
+                    what: str) -> tuple[str | None, str]:
+    """(what ``read`` makes of the cell, "") or (None, what was typed): a typo never loses the caller."""
     if not raw:
         return None, ""
     try:
-        return to_e164(raw, region), ""
+        return read(raw), ""
     except ValueError as exc:
-        check.warn("Phone", raw, f"{exc}; the lead is kept, flagged to check the number")
-        return None, raw
+        check.warn(column, raw, f"{exc}; the lead is kept, flagged to check the {what}")
+        # Kept as typed, as far as the column holds (an overlong value refused would stop every sync).
+        limit = _AS_TYPED_LENGTH[column]
+        return None, raw if len(raw) <= limit else f"{raw[:limit - 1]}\u2026"
+
+
+_AS_TYPED_LENGTH = {"Phone": Lead.__table__.c.phone_as_typed.type.length,
+                    "Email": Lead.__table__.c.email_as_typed.type.length}
+
+
+def _address(raw: str) -> str:
+    try:
+        return normalise_email(raw)
+    except ValueError as exc:
+        raise ValueError(f"is not an e-mail address ({exc})") from None
 
 
 class _Occurrences:

@@ -44,6 +44,8 @@ APP_TABS = (LEADS_TAB, CALL_LOG_TAB, TEAM_SUMMARY_TAB, REFERRERS_TAB)
 
 XLSX_CELL_LIMIT = 32_767  # Excel's most characters in one cell
 TEMP_PREFIX = ".outreach-"
+# What tempfile.mkstemp names our saves: the prefix, its random letters, digits and "_", the suffix.
+_OUR_TEMP_FILE = re.compile(rf"{re.escape(TEMP_PREFIX)}[a-z0-9_]+\.xlsx")
 STALE_TEMP_SECONDS = 60  # a save takes seconds; an older temp file is a killed save's leftover
 
 
@@ -62,7 +64,10 @@ class SheetSource(Protocol):
         ...
 
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
-        """Replace the whole content of these tabs (creating them if needed), as plain text."""
+        """Replace the whole content of these tabs (creating them if needed), as plain text.
+
+        Called at every write-back, with no tabs when nothing changed: then nothing is written.
+        """
         ...
 
 
@@ -211,6 +216,8 @@ class WorkbookSource:
             return dict.fromkeys(titles)
 
     def write_tabs(self, tables: Mapping[str, Table]) -> None:
+        # First, at every write-back: a save killed last time must not wait for the team's next change.
+        _remove_stale_temp_files(self.app_path.parent)
         if not tables:
             return
         content = _bytes_or_none(self.app_path)
@@ -219,7 +226,6 @@ class WorkbookSource:
         book = _app_book(self.app_path, content)
         for title, rows in tables.items():
             _fill(_emptied_sheet(book, title), fitted_table(rows, XLSX_CELL_LIMIT))
-        _remove_stale_temp_files(self.app_path.parent)
         if not _save_atomically(book, self.app_path, expected=_fingerprint(content),
                                 like=self.path):
             raise self._changed_while_syncing()
@@ -325,11 +331,17 @@ def _save_atomically(book: Workbook, path: Path, expected: str, like: Path) -> b
 
 
 def _remove_stale_temp_files(folder: Path) -> None:
-    """Leftovers of a save that was killed between creating its temp file and renaming it."""
+    """Leftovers of a save that was killed between creating its temp file and renaming it.
+
+    Only files named as our saves name them (a manager's ``.outreach-old copy.xlsx`` stays), only plain
+    files (never what a link points to), and only those untouched for a minute (a save still running,
+    in another process, is younger).
+    """
     cutoff = clock.time() - STALE_TEMP_SECONDS
     for leftover in folder.glob(f"{TEMP_PREFIX}*.xlsx"):
         try:
-            if leftover.stat().st_mtime < cutoff:
+            if (_OUR_TEMP_FILE.fullmatch(leftover.name) and not leftover.is_symlink()
+                    and leftover.is_file() and leftover.stat().st_mtime < cutoff):
                 leftover.unlink()
         except OSError:
             pass  # gone already, or not ours to remove: the next write tries again

@@ -253,8 +253,7 @@ def _write_back(db: Database, source: SheetSource, team: TeamSettings,
     try:
         with db.session() as session:
             changed = tables_to_write(session, team, current, now)
-        if changed:
-            source.write_tabs(changed)
+        source.write_tabs(changed)  # also when nothing changed: a workbook tidies up first
         result.written_tabs = list(changed)
     except Exception as exc:
         # The snapshot is in; only the report to the sheet is late. Say so, try next time.

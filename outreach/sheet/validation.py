@@ -255,14 +255,14 @@ def known_owner(check: RowCheck, raw: str, rep_emails: set[str], instead: str) -
     return owner
 
 
-def _phone(check: RowCheck, raw: str, region: str) -> str | None:
+def _phone(raw: str, region: str) -> tuple[str | None, str]:
+    """(E.164, "") or (None, why the number cannot be read)."""
     if not raw:
-        return None
+        return None, ""
     try:
-        return to_e164(raw, region)
+        return to_e164(raw, region), ""
     except ValueError as exc:
-        check.skip("Phone", raw, str(exc))
-        return None
+        return None, str(exc)
 
 
 @dataclass
@@ -330,7 +330,7 @@ def _customer(
     if customer_id and customer_id in first_rows.ids:
         check.skip("Customer ID", customer_id,
                    f"same Customer ID as row {first_rows.ids[customer_id]}")
-    phone = _phone(check, row.get("phone"), team.phone_region)
+    phone, unreadable = _phone(row.get("phone"), team.phone_region)
     if phone and phone in first_rows.phones:
         check.skip("Phone", row.get("phone"), f"same phone as row {first_rows.phones[phone]}")
     email = optional_email(check, row.get("email"))
@@ -341,7 +341,13 @@ def _customer(
             f"phone:{phone}" if phone else None,
             f"email:{email}" if email else None]
     identities = tuple(k for k in keys if k)
-    if not identities and not check.bad:
+    if unreadable and identities:  # still this customer, and its history: it just cannot be called yet
+        check.warn("Phone", row.get("phone"), f"{unreadable}; the customer is kept, off the call lists "
+                   "until the number is fixed")
+    elif unreadable:
+        check.skip("Phone", row.get("phone"), f"{unreadable}, and there is no Customer ID or e-mail to "
+                   "tell the customer apart")
+    elif not identities and not check.bad:
         check.skip("Phone", "", "needs a Customer ID, a phone or an e-mail to tell it apart")
     if check.bad:
         return None

@@ -61,6 +61,10 @@ def _phone_cell(lead: Lead, team: TeamSettings) -> str:
     return display(lead.phone, team.phone_region)
 
 
+def _email_cell(lead: Lead) -> str:
+    return lead.email or (f"check the e-mail: {lead.email_as_typed}" if lead.email_as_typed else "")
+
+
 def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
     zone = team.zone
     referrer = aliased(Customer)
@@ -77,7 +81,7 @@ def leads_table(session: Session, team: TeamSettings, now: datetime) -> Table:
         table.append([
             lead.id, _local(lead.created_at, zone), lead.kind.title(),
             STATUS_LABELS.get(lead.status, lead.status), owner, lead.first_name, lead.last_name,
-            _phone_cell(lead, team), lead.email or "",
+            _phone_cell(lead, team), _email_cell(lead),
             f"{ref_first or ''} {ref_last or ''}".strip(), lead.need, lead.attempts,
             _local(lead.first_contact_at, zone), minutes, _local(lead.next_reminder_at, zone),
             _local(lead.closed_at, zone),

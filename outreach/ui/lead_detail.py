@@ -26,11 +26,11 @@ from outreach.leads.lead_life import (
     lead_life,
     log_next_step,
 )
-from outreach.phones import display
 from outreach.runtime import team_settings
 from outreach.sheet.write_back import STATUS_LABELS
 from outreach.ui.context import get_runtime
-from outreach.ui.text import email_link, md_escape, phone_link
+from outreach.ui.lead_list import lead_contact
+from outreach.ui.text import md_escape
 
 LEADS_PAGE = "outreach/ui/pages/leads.py"  # as st.navigation registered it (app.py)
 SAVE_FAILED = "The save failed ({}). Nothing you typed was lost: try again in a moment."
@@ -80,13 +80,7 @@ def _facts(life: LeadLife, region: str, zone: ZoneInfo) -> None:
     lead = life.lead
     status = STATUS_LABELS.get(lead.status, lead.status)
     st.subheader(f"{md_escape(lead.full_name)} · {md_escape(status)}")
-    if lead.phone:
-        st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
-    elif lead.phone_as_typed:
-        st.warning(f"Check the number: it was typed as {md_escape(lead.phone_as_typed)}",
-                   icon=":material/phone_disabled:")
-    if lead.email:
-        st.markdown(f":material/mail: {email_link(lead.email)}")
+    lead_contact(lead, region)
     concern = lead.kind == "concern"  # the customer's own: never "Referred by" themselves
     facts = [("Owner", life.owner_name), ("Kind", lead.kind.replace("_", " ")),
              ("Received", _when(lead.created_at, zone)),

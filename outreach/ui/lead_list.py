@@ -94,6 +94,20 @@ def lead_facts(lead: Lead, owner_name: str, referrer: str) -> list[tuple[str, st
             ("Best time", lead.best_time), ("Heard about us", lead.heard_about)]
 
 
+def lead_contact(lead: Lead, region: str) -> None:
+    """The lead's phone and e-mail as links; a typo kept rather than lose the caller, flagged for the rep."""
+    if lead.phone:
+        st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
+    elif lead.phone_as_typed:
+        st.warning(f"Check the number: it was typed as {_md(lead.phone_as_typed)}, which cannot be dialled",
+                   icon=":material/phone_disabled:")
+    if lead.email:
+        st.markdown(f":material/mail: {email_link(lead.email)}")
+    elif lead.email_as_typed:
+        st.warning(f"Check the e-mail: it was typed as {_md(lead.email_as_typed)}, which is not an address",
+                   icon=":material/mail_off:")
+
+
 def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name: str, referrer: str,
                region: str, zone: ZoneInfo, expanded: bool) -> None:
     now = clock.now()
@@ -111,13 +125,7 @@ def lead_panel(viewer: Viewer, lead: Lead, history: list[LeadEvent], owner_name:
     with st.expander(title, key=key, on_change="rerun", icon=KIND_ICONS.get(lead.kind)):
         st.caption(f"{duration((now - lead.created_at).total_seconds())} old · "
                    f"{lead.attempts} attempt{'s' if lead.attempts != 1 else ''}")
-        if lead.phone:
-            st.markdown(f":material/call: {phone_link(display(lead.phone, region), lead.phone)}")
-        elif lead.phone_as_typed:  # kept rather than lose the caller: the rep finds the number
-            st.warning(f"Check the number: it was typed as {_md(lead.phone_as_typed)}, which cannot be "
-                       "dialled", icon=":material/phone_disabled:")
-        if lead.email:
-            st.markdown(f":material/mail: {email_link(lead.email)}")
+        lead_contact(lead, region)
         facts = lead_facts(lead, owner_name, referrer)
         st.caption("  \n".join(f"{label}: {_md(value)}" for label, value in facts if value))
         for event in history:

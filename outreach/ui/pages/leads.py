@@ -36,7 +36,8 @@ def result_rows(leads: list[Lead], owners: dict[int, str], region: str, zone: Zo
         "Lead": lead.full_name, "Status": STATUS_LABELS.get(lead.status, lead.status),
         "Kind": lead.kind.title(), "Owner": owners.get(lead.owner_id, ""),
         "Phone": display(lead.phone, region) if lead.phone else lead.phone_as_typed,
-        "Email": lead.email or "", "Received": lead.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+        "Email": lead.email or lead.email_as_typed,
+        "Received": lead.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
         "Appointment": (lead.appointment_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
                         if lead.status == "appointment" and lead.appointment_at else ""),
     } for lead in leads], columns=["Lead", "Status", "Kind", "Owner", "Phone", "Email", "Received",
