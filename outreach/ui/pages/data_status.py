@@ -47,6 +47,7 @@ def render() -> None:
     require_manager(viewer)  # the skipped rows show customers' details
     st.title("Data status")
     st.caption(f"Source: {md_escape(source_label())}")
+    sync_now_button()  # first: what follows shows the sync it may just have run
     now = clock.now()
     with runtime.db.session() as session:
         health = read_health(session, viewer, now)
@@ -54,7 +55,6 @@ def render() -> None:
     st.caption(f"E-mail links open {md_escape(links.url)} (from {md_escape(links.source)})",
                help="Set App URL in the Settings tab, or OUTREACH_APP_URL, when people reach the app "
                     "at another address.")
-    sync_now_button()
     health_summary(health, now)
     sheet_details(health.sync, now)
     set_aside_table(health, ZoneInfo(viewer.time_zone))
