@@ -218,7 +218,7 @@ def parse_time_zone(raw: str) -> str:
     name = raw.strip()
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file's
         raise ValueError("not an IANA time zone (e.g. America/New_York)") from None
     return name
 

@@ -12,17 +12,21 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
+import gspread
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import String, func, select, text
 
 from outreach import lease
 from outreach.calls.planner import plan_day
 from outreach.db import Database
-from outreach.models import Customer, Lead, OutboxMessage, PlannedCall, Rep, SyncRun
+from outreach.models import Base, Customer, Lead, OutboxMessage, PlannedCall, Rep, SyncRun
 from outreach.runtime import team_settings
+from outreach.sheet import sheet_tabs
+from outreach.sheet.google_sheet import GoogleSheetSource
 from outreach.sheet.sheet_source import WorkbookSource
 from outreach.sheet.sync import SYNC_LEASE, SYNC_LEASE_TTL, run_sync, sync_status
-from tests.sheets import CUSTOMERS, INBOUND, REPS, ManagerSheet, WorkbookSheet, team_tabs
+from tests.fakes.google_sheets import FakeGoogleSheets, session_for
+from tests.sheets import CUSTOMERS, INBOUND, REPS, GoogleSheet, ManagerSheet, WorkbookSheet, team_tabs
 from tests.test_sync import NOW, sheet, sync
 
 __all__ = ["sheet"]  # the fixture, imported for pytest to find
@@ -448,3 +452,158 @@ def test_a_long_sync_keeps_its_lease_by_heartbeat(database: Database) -> None:
         with database.session() as session, session.begin():
             taken = lease.acquire(session, "sync-test", "someone else", NOW + timedelta(seconds=1.5), ttl)
     assert not taken
+
+
+# -- 9. text longer than its database column is cut and named, never refused -------------------
+# PostgreSQL refused any such value (StringDataRightTruncation), and with it every sync; SQLite never noticed.
+
+def test_a_250_character_inbound_first_name_is_cut_and_the_lead_kept(
+        sheet: ManagerSheet, database: Database) -> None:
+    name = "Rita" + "a" * 246
+    sheet.set_tab("Inbound", inbound(["2026-11-16 09:10:00", name, "Ruiz", "(212) 555-0177", "", "", "", ""]))
+    result = sync(sheet, database)
+    problem = problems_by_cell(result)[("Inbound", 2, "First Name")]
+    assert (problem.reason, problem.value, problem.skipped) == ("longer than 200 characters: cut", name,
+                                                                False)
+    [lead] = leads(database)
+    assert (lead.first_name, lead.last_name, lead.phone) == (name[:199] + "\u2026", "Ruiz", "+12125550177")
+    assert result.new_lead_ids == [lead.id]
+
+
+def test_a_500_character_customer_company_and_last_name_are_cut_and_the_customer_kept(
+        sheet: ManagerSheet, database: Database) -> None:
+    last, company = "Diaz" + "z" * 496, "Diaz Dental" + " and Sons" * 54 + "!"
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][2:4] = [last, company]  # Carla's Last Name and Company
+    sheet.set_tab("Customers", rows)
+    result = sync(sheet, database)
+    cells = problems_by_cell(result)
+    assert cells[("Customers", 2, "Last Name")].reason == "longer than 200 characters: cut"
+    assert cells[("Customers", 2, "Company")].reason == "longer than 300 characters: cut"
+    assert not cells[("Customers", 2, "Last Name")].skipped and not cells[("Customers", 2, "Company")].skipped
+    carla = customers(database)["Carla"]
+    assert (carla.key, carla.phone, carla.owner_email) == ("id:C1", "+12125550101", "ann@example.com")
+    assert (carla.last_name, carla.company) == (last[:199] + "\u2026", company[:299] + "\u2026")
+    # The next sync (the row unchanged) names the cells again and keeps the customer as it is.
+    again = sync(sheet, database, NOW + timedelta(minutes=1))
+    assert {("Customers", 2, "Last Name"), ("Customers", 2, "Company")} <= set(problems_by_cell(again))
+    assert customers(database)["Carla"].id == carla.id and again.counts["customers_updated"] == 0
+
+
+def test_a_400_character_rep_name_is_cut_and_the_rep_keeps_their_customers(
+        sheet: ManagerSheet, database: Database) -> None:
+    name = "Ann Archer" + " Jr." * 97 + "!!"
+    rows = [r[:] for r in REPS]
+    rows[2][0] = name
+    sheet.set_tab("Reps", rows)
+    result = sync(sheet, database)
+    problem = problems_by_cell(result)[("Reps", 3, "Name")]
+    assert (problem.reason, problem.skipped) == ("longer than 200 characters: cut", False)
+    ann = reps(database)["ann@example.com"]
+    assert (ann.name, ann.first_name, ann.active) == (name[:199] + "\u2026", "Ann", True)
+    assert customers(database)["Carla"].owner_email == "ann@example.com"
+
+
+def test_a_customer_id_longer_than_its_column_is_left_out_not_cut(
+        sheet: ManagerSheet, database: Database) -> None:
+    """Cut, two long IDs alike at the start would be one customer; the row's phone still tells it apart."""
+    long_id = "C1-" + "9" * 147
+    rows = [r[:] for r in CUSTOMERS]
+    rows[1][0] = long_id  # Carla, who has a phone and an e-mail
+    rows.append([long_id + "-2", "Hal", "Ives", "", "", "", "", "", "", "", ""])  # nothing else knows Hal
+    sheet.set_tab("Customers", rows)
+    cells = problems_by_cell(sync(sheet, database))
+    carla, hal = cells[("Customers", 2, "Customer ID")], cells[("Customers", 5, "Customer ID")]
+    assert (carla.reason, carla.skipped) == (
+        "longer than 100 characters: left out; the customer is known by its phone or e-mail", False)
+    assert hal.skipped and hal.reason == (
+        "longer than 100 characters, and there is no phone or e-mail to tell the customer apart")
+    found = customers(database)
+    assert (found["Carla"].key, found["Carla"].sheet_customer_id) == ("phone:+12125550101", None)
+    assert "Hal" not in found
+
+
+def test_a_time_zone_too_long_to_be_a_file_name_is_named_and_the_default_used(
+        sheet: ManagerSheet, database: Database) -> None:
+    """zoneinfo's OSError (file name too long) got past both checks and stopped every sync, on SQLite too."""
+    zone = "America/" + "x" * 300
+    rows = [r[:] for r in REPS]
+    rows[2][2] = zone  # Ann's Time Zone
+    sheet.set_tab("Reps", rows)
+    sheet.set_tab("Settings", [["Key", "Value"], ["Time Zone", zone], ["Daily Calls", "4"]])
+    cells = problems_by_cell(sync(sheet, database))
+    not_a_zone = "not an IANA time zone (e.g. America/New_York)"
+    assert cells[("Reps", 3, "Time Zone")].reason == f"{not_a_zone}; the team's America/New_York is used"
+    assert cells[("Settings", 2, "Time Zone")].reason == f"{not_a_zone}; the default is kept"
+    assert reps(database)["ann@example.com"].time_zone == "America/New_York"
+    with database.session() as session:
+        assert team_settings(session).daily_calls == 4
+
+
+# Far longer than any column, in the shapes the checks read differently: words, an address, a number.
+HUGE = ("Ab " * 700, "a" * 64 + "@" + ".".join(["b" * 63] * 32) + ".com", "2" * 2100)
+GOOD_CELLS = {  # a usable row of each tab, {n} making its identities its own
+    "Reps": {"name": "Rex Ray", "email": "rex{n}@example.com", "time_zone": "America/Chicago",
+             "daily_calls": "2", "active": "yes", "role": "rep", "manager": "maya@example.com"},
+    "Customers": {"customer_id": "S{n}", "first_name": "Sam", "last_name": "Stone", "company": "Stone Co",
+                  "phone": "(212) 555-{n:04d}", "email": "sam{n}@example.com", "owner": "ann@example.com",
+                  "customer_since": "2020-01-02", "do_not_call": "", "notes": "Nice"},
+    "Inbound": {"timestamp": "2026-11-16 09:10:00", "first_name": "Ivy", "last_name": "Ito",
+                "phone": "(212) 555-{n:04d}", "email": "ivy{n}@example.com", "heard_about": "Radio",
+                "reason": "A quote", "owner": ""},
+}
+
+
+def every_cell_too_long(spec: sheet_tabs.TabSpec, table: list[list[str]]) -> list[list[str]]:
+    """The tab's rows, then a usable row per column and shape with that one cell far too long.
+
+    The columns are the tab's definition, so a column added to the sheet is filled here too.
+    """
+    fields = list(dict.fromkeys(spec.columns.values()))
+    header = [spec.header_for(f) for f in fields]
+    rows = [header + ["Industry"]]
+    rows += [[dict(zip(table[0], row, strict=True)).get(h, "") for h in header] + [""] for row in table[1:]]
+    good = GOOD_CELLS[spec.title]
+    for name in fields:
+        for huge in HUGE:
+            cells = [good.get(f, "").format(n=100 + len(rows)) for f in fields]
+            cells[fields.index(name)] = huge
+            rows.append(cells + ["Dental"])
+    rows.append([good.get(f, "").format(n=100 + len(rows)) for f in fields] + [HUGE[0]])
+    return rows
+
+
+def test_no_text_from_the_sheet_outgrows_its_database_column(database: Database) -> None:
+    """Every column of every tab, in turn, far too long; then every String column of every table is measured.
+
+    A String column the sync writes without a limit fails here: on PostgreSQL the sync is refused,
+    on SQLite (which stores anything) the measure names the column.
+    """
+    tabs = {spec.title: every_cell_too_long(spec, table) for spec, table in (
+        (sheet_tabs.REPS, REPS), (sheet_tabs.CUSTOMERS, CUSTOMERS), (sheet_tabs.INBOUND, INBOUND))}
+    padded = "Daily " + "-" * 300 + " Calls"  # read as Daily Calls
+    tabs["Settings"] = [["Key", "Value"], [padded, "4"], *[[huge, "1"] for huge in HUGE],
+                        *[[key, huge] for key in ("Sender Name", "Time Zone", "Holiday Subdivision")
+                          for huge in HUGE]]
+    fake = FakeGoogleSheets()
+    fake.add_spreadsheet(GoogleSheet.KEY, "Acme " * 200, tabs)  # the sheet's title names every sync run
+    source = GoogleSheetSource(gspread.Client(auth=None, session=session_for(fake)), GoogleSheet.KEY,
+                               sleep=lambda _s: None)
+    result = run_sync(database, source, NOW)
+    assert result.ok, result.error
+    overlong, longest = [], {}
+    with database.session() as session:
+        for table in Base.metadata.sorted_tables:
+            for column in table.c:
+                if isinstance(column.type, String) and column.type.length:
+                    most = session.scalar(select(func.max(func.length(column)))) or 0
+                    longest[f"{table.name}.{column.name}"] = most
+                    if most > column.type.length:
+                        overlong.append(f"{table.name}.{column.name}: {most} > {column.type.length}")
+        assert overlong == []
+        assert team_settings(session).daily_calls == 4
+    # Not vacuous: the text reached the tables, cut to the column.
+    reached = {"reps.name": 200, "customers.first_name": 200, "customers.company": 300,
+               "leads.last_name": 200, "leads.heard_about": 300, "sync_runs.source": 500}
+    assert {name: longest[name] for name in reached} == reached
+    fake.assert_contract()

@@ -19,7 +19,7 @@ from functools import partial
 from outreach.models import Lead
 from outreach.phones import to_e164
 from outreach.sheet.sheet_tabs import INBOUND, RowProblem, SheetRow
-from outreach.sheet.validation import RowCheck, known_owner, normalise_email
+from outreach.sheet.validation import RowCheck, clip, known_owner, normalise_email
 from outreach.team_settings import TeamSettings
 
 
@@ -70,12 +70,14 @@ def validate_inbound(
         earlier = [numbered(inbound_key(stamp, None, email))] if phone and email else []
         if phone or email:  # it may have been imported with a misspelt number or e-mail
             earlier.append(numbered(inbound_key(stamp, None, None, named)))
+        first_name, last_name = check.names(first, last, Lead.first_name, Lead.last_name)
         records.append(InboundRecord(
             key=key, submitted_at=stamp, received=_received(check, stamp, team),
-            first_name=first or last, last_name=last if first else "",
+            first_name=first_name, last_name=last_name,
             phone=phone, phone_as_typed=unreadable, email=email, email_as_typed=unreadable_email,
-            heard_about=row.get("heard_about"),
-            reason=row.get("reason"), owner_email=owner, extra=dict(row.extras), row=row.number,
+            heard_about=check.fit("How did you hear about us", row.get("heard_about"), Lead.heard_about),
+            reason=row.get("reason"),  # the lead's need: Text, of any length
+            owner_email=owner, extra=dict(row.extras), row=row.number,
             earlier_keys=(*earlier, numbered(legacy_inbound_key(row))),
         ))
     return records, problems
@@ -124,13 +126,12 @@ def _caller_contact(check: RowCheck, column: str, raw: str, read: Callable[[str]
         return read(raw), ""
     except ValueError as exc:
         check.warn(column, raw, f"{exc}; the lead is kept, flagged to check the {what}")
-        # Kept as typed, as far as the column holds (an overlong value refused would stop every sync).
-        limit = _AS_TYPED_LENGTH[column]
-        return None, raw if len(raw) <= limit else f"{raw[:limit - 1]}\u2026"
+        # Kept as typed, as far as the column holds (an overlong value refused would stop every sync);
+        # the problem just named says the cell is wrong, so a cut is not named again.
+        return None, clip(raw, _AS_TYPED[column].type.length)
 
 
-_AS_TYPED_LENGTH = {"Phone": Lead.__table__.c.phone_as_typed.type.length,
-                    "Email": Lead.__table__.c.email_as_typed.type.length}
+_AS_TYPED = {"Phone": Lead.phone_as_typed, "Email": Lead.email_as_typed}
 
 
 def _address(raw: str) -> str:

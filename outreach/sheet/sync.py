@@ -55,6 +55,7 @@ from outreach.sheet.validation import (
     CustomerRows,
     KnownCustomer,
     RepRecord,
+    clip,
     validate_customers,
     validate_reps,
 )
@@ -134,8 +135,16 @@ def _read_settings(
     problems += [RowProblem(SETTINGS.title, p.row or 0, p.key, p.value, p.reason, skipped=False)
                  for p in [*repeated, *refused]]
     refused_rows = {p.row for p in refused}
-    accepted = {key: value for key, value, row in pairs if row not in refused_rows and value}
+    accepted = {_stored_key(key): value for key, value, row in pairs if row not in refused_rows and value}
     return team, accepted, problems
+
+
+def _stored_key(key: str) -> str:
+    """A setting's key as typed; what it means (``normalise_key``) if its column cannot hold it as typed.
+
+    Only known keys are stored, so the meaning is short; cut, "Daily ---…" would mean nothing.
+    """
+    return key if len(key) <= TeamSetting.key.type.length else normalise_key(key)
 
 
 def _first_of_each_key(rows: list[SheetRow]) -> tuple[list[tuple[str, str, int]], list[SettingProblem]]:
@@ -393,8 +402,8 @@ def _record_run(db: Database, result: SyncResult, now: datetime) -> None:
 def _store_run(db: Database, result: SyncResult, now: datetime) -> None:
     with db.session() as session, session.begin():
         session.add(SyncRun(
-            started_at=now, finished_at=now, source=result.source, ok=result.ok,
-            skipped=result.busy, error=result.error, counts=result.counts,
+            started_at=now, finished_at=now, source=clip(result.source, SyncRun.source.type.length),
+            ok=result.ok, skipped=result.busy, error=result.error, counts=result.counts,
             problems=[p.as_dict() for p in result.problems],
         ))
         session.flush()

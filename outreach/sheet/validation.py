@@ -4,6 +4,9 @@ A row that cannot be used (no name, nothing to tell it apart, a duplicate) is
 skipped; a row with a cell it can do without (an odd date, a bad e-mail, an owner
 not on the team) is kept with the default in that cell. Either way the problem is
 listed for the manager, who fixes it in the sheet. Inbound rows: ``inbound_rows``.
+
+Text longer than the database column it goes to is cut to the column (``RowCheck.fit``;
+the lengths are the models'), as PostgreSQL refuses it and with it the whole sync.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from outreach.models import FRONT_DESK
+from outreach.models import FRONT_DESK, Customer, Rep
 from outreach.phones import to_e164
 from outreach.sheet.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
 from outreach.team_settings import MAX_DAILY_CALLS, TeamSettings, parse_time_zone, parse_whole_number
@@ -104,6 +108,25 @@ class RowCheck:
             RowProblem(self.tab, self.row.number, column, value, reason, skipped=False)
         )
 
+    def fit(self, column: str, value: str, stored_in: Any) -> str:
+        """``value`` as far as the model's String column ``stored_in`` holds it; longer is cut, and named."""
+        limit = stored_in.type.length
+        if len(value) <= limit:
+            return value
+        self.warn(column, value, f"longer than {limit} characters: cut")
+        return clip(value, limit)
+
+    def names(self, first: str, last: str, first_in: Any, last_in: Any) -> tuple[str, str]:
+        """(first name, last name) as stored, each fitted to its column; a Last Name alone is the first."""
+        if not first:
+            return self.fit("Last Name", last, first_in), ""
+        return self.fit("First Name", first, first_in), self.fit("Last Name", last, last_in)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters; cut short, it ends in "…"."""
+    return text if len(text) <= limit else f"{text[:limit - 1]}\u2026"
+
 
 # An unquoted ASCII local part (RFC 5322 dot-atom): what nearly every address has.
 _DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
@@ -116,7 +139,14 @@ def _checked_domain(domain: str) -> str:
 
 
 def normalise_email(raw: str) -> str:
-    """Lower-cased, syntax-checked address; no DNS (the sheet is read offline)."""
+    """Lower-cased, syntax-checked address; no DNS (the sheet is read offline).
+
+    An address is never cut to its column: cut short it is another address, and two reps or two
+    customers could become one. Nor does it need to be: one longer than 254 characters (the most
+    an address can be; every e-mail column holds 320) is refused here as not an address, with what
+    that means where it was typed (a customer's is left out, a caller's kept as typed and flagged,
+    a rep's row skipped: the e-mail is who the rep is).
+    """
     text = raw.strip()
     local, at, domain = text.rpartition("@")
     try:
@@ -170,7 +200,7 @@ def validate_reps(rows: list[SheetRow], team: TeamSettings) -> tuple[list[RepRec
     seen: dict[str, int] = {}
     for row in rows:
         check = RowCheck(REPS.title, row, problems)
-        name = row.get("name")
+        name = check.fit("Name", row.get("name"), Rep.name)
         if not name:
             check.skip("Name", "", "name is missing")
         email = _email(check, row.get("email"), required=True)
@@ -326,7 +356,13 @@ def _customer(
     first, last = row.get("first_name"), row.get("last_name")
     if not (first or last):
         check.skip("First Name", "", "name is missing")
-    customer_id = row.get("customer_id") or None
+    # The Customer ID is an identity, so one too long for its column is not cut: two long IDs alike
+    # at the start would become one customer, one history for two people. It is left out instead,
+    # the row known by its phone or e-mail (as when the phone cannot be read), and skipped only
+    # when nothing else tells it apart.
+    raw_id = row.get("customer_id")
+    long_id = len(raw_id) > _CUSTOMER_ID_LENGTH
+    customer_id = None if long_id else raw_id or None
     if customer_id and customer_id in first_rows.ids:
         check.skip("Customer ID", customer_id,
                    f"same Customer ID as row {first_rows.ids[customer_id]}")
@@ -341,6 +377,12 @@ def _customer(
             f"phone:{phone}" if phone else None,
             f"email:{email}" if email else None]
     identities = tuple(k for k in keys if k)
+    if long_id and identities:
+        check.warn("Customer ID", raw_id, f"longer than {_CUSTOMER_ID_LENGTH} characters: left out; the "
+                   "customer is known by its phone or e-mail")
+    elif long_id:
+        check.skip("Customer ID", raw_id, f"longer than {_CUSTOMER_ID_LENGTH} characters, and there is no "
+                   "phone or e-mail to tell the customer apart")
     if unreadable and identities:  # still this customer, and its history: it just cannot be called yet
         check.warn("Phone", row.get("phone"), f"{unreadable}; the customer is kept, off the call lists "
                    "until the number is fixed")
@@ -352,25 +394,30 @@ def _customer(
     if check.bad:
         return None
     first_rows.remember(row.number, customer_id, phone, email)
+    first_name, last_name = check.names(first, last, Customer.first_name, Customer.last_name)
+    company = check.fit("Company", row.get("company"), Customer.company)
     since = _since(check, row.get("customer_since"), team.phone_region)
     do_not_call = _do_not_call(check, row.get("do_not_call"))
     return CustomerRecord(
         key=identities[0],
         sheet_customer_id=customer_id,
-        first_name=first or last,
-        last_name=last if first else "",
-        company=row.get("company"),
+        first_name=first_name,
+        last_name=last_name,
+        company=company,
         phone=phone,
         email=email,
         owner_email=owner,
         customer_since=since,
         do_not_call=do_not_call,
-        notes=row.get("notes"),
+        notes=row.get("notes"),  # Text, like extra (JSON): any length
         extra=dict(row.extras),
         row=row.number,
         alt_keys=identities[1:],
         fingerprint=f"w:{fingerprint}" if check.warned else fingerprint,
     )
+
+
+_CUSTOMER_ID_LENGTH = Customer.sheet_customer_id.type.length
 
 
 def _since(check: RowCheck, raw: str, region: str) -> date | None:
