@@ -318,7 +318,7 @@ class OutboxMessage(Base):
     reply_to_email: Mapped[str | None] = mapped_column(String(320))
     reply_to_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
-    # pending -> sending (claimed) -> sent | failed; a lapsed claim is pending again.
+    # pending -> claimed -> sending (claim renewed to send) -> sent | failed; a lapsed claim is free again.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     first_attempt_at: Mapped[datetime | None]  # transient failures are retried for a day from here

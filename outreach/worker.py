@@ -122,24 +122,26 @@ def nag(runtime: Runtime, now: datetime, keep_going: Callable[[], bool] = _alway
     a backlog (a worker down for a day) is queued in one run without one huge transaction.
     """
     queued = 0
+    passed: set[int] = set()  # people with due leads in a reminder being sent: those wait for a later tick
     while keep_going():
-        done = _decided(runtime, lambda session: remind(session, due_owners(session, now), now,
+        done = _decided(runtime, lambda session: remind(session, due_owners(session, now, skip=passed), now,
                                                         team_settings(session)))
         if done is None:
             break
         queued += done.emails
-        if not done.leads:  # nobody left, or what is left is locked by another worker
-            break
+        if not done.leads and done.passed <= passed:
+            break  # nobody left, or what is left is locked by another worker
+        passed.update(done.passed)  # still first in line: the next slice goes past them
     escalations = _decided(runtime, lambda session: send_due_escalations(session, now,
                                                                           team_settings(session)))
     return queued + (escalations or 0)
 
 
 def _decided(runtime: Runtime, decide: Callable[[Session], T]) -> T | None:
-    """One nagging step in one transaction, taken again if a sender took an e-mail it replaces meanwhile.
+    """One nagging step in one transaction, taken again if a sender began sending an e-mail it replaces.
 
     The second time that e-mail is in flight or sent, so the step leaves it be. None: overtaken
-    each time, left to the next tick.
+    each time, the step (for reminders, the rest of the run's slices) left to the next tick.
     """
     for _ in range(OVERTAKEN_TRIES):
         try:

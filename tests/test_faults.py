@@ -126,10 +126,13 @@ def claim_prefix(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}:"  # outbox claim tokens start with the worker's host:pid
 
 
+HELD = ["claimed", "sending"]  # a worker holds it: taken with its batch, or being sent
+
+
 def claims_of(db: Database, pid: int) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status == "sending",
+            OutboxMessage.status.in_(HELD),
             OutboxMessage.claimed_by.startswith(claim_prefix(pid)))) or 0
 
 
@@ -137,7 +140,7 @@ def age_claims_of(db: Database, pid: int) -> None:
     """What the claim's minute would do to a dead worker's messages, without the wait."""
     with db.session() as session, session.begin():
         session.execute(update(OutboxMessage)
-                        .where(OutboxMessage.status == "sending",
+                        .where(OutboxMessage.status.in_(HELD),
                                OutboxMessage.claimed_by.startswith(claim_prefix(pid)))
                         .values(claimed_until=clock.now() - timedelta(seconds=1)))
 
@@ -304,7 +307,7 @@ def nagging_done(db: Database) -> bool:
         soon = session.scalar(select(func.count()).select_from(Lead).where(
             Lead.next_reminder_at < clock.now() + timedelta(hours=1))) or 0
         waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.status.in_(["pending", "sending"]))) or 0
+            OutboxMessage.status.in_(["pending", *HELD]))) or 0
     return soon == 0 and waiting == 0
 
 

@@ -34,6 +34,7 @@ from tests.conftest import make_settings
 from tests.factories import add_lead
 from tests.fakes.sendgrid_server import FakeSendGrid
 from tests.followup_world import (
+    FRI,
     LOS_ANGELES,
     MON,
     ON_BOTH_DATABASES,
@@ -276,10 +277,9 @@ def test_a_reminder_queued_before_closing_waits_and_is_not_doubled(team: Team, f
 
 @ON_BOTH_DATABASES
 def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replacement(team: Team) -> None:
-    """Worker B has claimed the held reminder at 08:00 when worker A nags.
+    """Worker B has claimed the held reminder at 08:00, and asks its gate, when worker A nags.
 
-    B holds it, so A leaves its lead for later (it might be in SendGrid's hands already); B's gate
-    then finds the lead due and drops the stale e-mail; A's next tick writes the morning's one.
+    B has not renewed its claim to send it, so A's morning reminder replaces it, and B's renewal fails.
     """
     new_lead(team.runtime, team.nick, "Late Monday", local(MON, 17, 50))
     settle(team.runtime, local(MON, 17, 50))
@@ -298,7 +298,7 @@ def test_a_held_reminder_a_worker_is_about_to_send_does_not_go_beside_its_replac
 
         deliver_due(team.runtime.db, team.runtime.transport(), sender(rules), "worker-b", clock.now,
                     gate=worker_a_nags_meanwhile)
-    settle(team.runtime, local(TUE, 8, 0) + timedelta(seconds=15))  # worker A's next tick
+        deliver_mail(team.runtime, clock.now())
     assert [line for line in inbox(team.runtime) if line.startswith("reminder")] == [
         "reminder nick+maria Tue 08:00: Late"]
 
@@ -344,10 +344,10 @@ def deliver_as_worker_b(runtime: Runtime, key: str, transport: MailTransport | N
                 keys=[key], gate=NagGate(runtime.db, rules))
 
 
-def reminders_reached(runtime: Runtime, fake: FakeSendGrid) -> list[str]:
+def reminders_reached(runtime: Runtime, fake: FakeSendGrid, kind: str = "reminder") -> list[str]:
     """Each reminder SendGrid accepted, in order, as the first names of the leads it listed."""
     keys = [body["personalizations"][0]["custom_args"]["outreach_key"] for body in fake.messages
-            if body["categories"] == ["reminder"]]
+            if body["categories"] == [kind]]
     with runtime.db.session() as session:
         return [", ".join(session.scalars(select(Lead.first_name).join(NagItem, NagItem.lead_id == Lead.id)
                                           .where(NagItem.outbox_key == key).order_by(NagItem.id)))
@@ -389,6 +389,84 @@ def test_a_reminder_in_sendgrids_hands_is_not_repeated_by_the_next_one(
     for at in (local(MON, 9, 11) + timedelta(seconds=30), local(MON, 9, 15), local(MON, 9, 16)):
         settle(mailed, at)
     assert reminders_reached(mailed, sendgrid) == expected
+
+
+@ON_BOTH_DATABASES
+def test_a_reminder_a_worker_has_claimed_but_not_begun_to_send_is_replaced(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid) -> None:
+    """Worker B has claimed Anna's waiting reminder with its batch (after an outage, up to 100 at once),
+    but not yet renewed the claim to send it, when worker A nags Nick for Bert: one e-mail, both leads."""
+    anna = annas_reminder_waits_for_sendgrid(mailed, team)
+    with time_machine.travel(local(MON, 9, 11), tick=False):
+        with mailed.db.session() as session:
+            rules = team_settings(session)
+        gate = NagGate(mailed.db, rules)
+
+        def worker_a_nags_meanwhile(message: OutboxMessage, now: datetime) -> Verdict:
+            nag(mailed, now)  # B has claimed the message, and asks the gate before it renews the claim
+            return gate(message, now)
+
+        report = deliver_due(mailed.db, mailed.transport(), sender(rules), "worker-b", clock.now,
+                             keys=[anna.key], gate=worker_a_nags_meanwhile)
+        deliver_mail(mailed, clock.now())  # worker A sends what it decided
+    settle(mailed, local(MON, 9, 11) + timedelta(seconds=30))
+    assert reminders_reached(mailed, sendgrid) == ["Anna, Bert"]
+    assert (report.sent, report.lost) == (0, 1)  # B's renewal failed: the claimed reminder was replaced
+    with mailed.db.session() as session:
+        assert session.get(OutboxMessage, anna.id).status == "cancelled"
+
+
+@ON_BOTH_DATABASES
+def test_a_person_whose_due_leads_are_all_in_flight_does_not_hold_up_the_others(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Anna's 12:05 reminder, delayed, is in SendGrid's hands when her 12:15 one falls due: Nick, first
+    in line, has nothing to decide. Lena, due next, is not left for the next tick."""
+    one_person_a_slice = nagging.due_owners  # stands for the 100 longest-due people of a slice
+
+    def due_owners(session: Any, now: datetime, **kwargs: Any) -> list[int]:
+        return one_person_a_slice(session, now, limit=1, **kwargs)
+
+    monkeypatch.setattr("outreach.worker.due_owners", due_owners)
+    new_lead(mailed, team.nick, "Anna Able", local(MON, 12, 0))
+    settle(mailed, local(MON, 12, 0))  # her alert
+    with time_machine.travel(local(MON, 12, 5), tick=False):
+        nag(mailed, clock.now())  # her reminder waits (SendGrid is down); her next is due at 12:15
+    anna = last_email(mailed, "reminder")
+    new_lead(mailed, team.lena, "Pat Pacific", local(MON, 12, 10) + timedelta(seconds=3))  # due 12:15:03
+    with time_machine.travel(local(MON, 12, 15) - timedelta(seconds=5), tick=False) as traveller:
+
+        def nag_during_the_send() -> None:
+            traveller.shift(timedelta(seconds=10))  # SendGrid takes its time: 12:15:05
+            nag(mailed, clock.now())
+
+        deliver_as_worker_b(mailed, anna.key, SendingMeanwhile(mailed.transport(), nag_during_the_send))
+        deliver_mail(mailed, clock.now())
+    assert reminders_reached(mailed, sendgrid) == ["Anna", "Pat"]
+
+
+@ON_BOTH_DATABASES
+def test_an_escalation_refused_for_good_is_written_again_a_day_later(
+        team: Team, mailed: Runtime, sendgrid: FakeSendGrid) -> None:
+    """SendGrid refuses Maria's escalation (400). Her leads are not forgotten (they are marked escalated):
+    a day after the refusal they are escalated again, not every 15 s meanwhile."""
+    with mailed.db.session() as session, session.begin():
+        for name, at in (("Avery Able", local(MON, 10, 0)), ("Blake Baker", local(MON, 10, 1))):
+            add_lead(session, session.get(Rep, team.nick.id), name, created_at=at,
+                     next_reminder_at=local(FRI, 8, 0))
+    sendgrid.respond_next(400)
+    settle(mailed, local(WED, 10, 1))
+    with mailed.db.session() as session:
+        refused = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "escalation")).one()
+    assert refused.status == "failed"
+    for at in (local(WED, 10, 15), local(WED, 17, 0), local(THU, 10, 0)):
+        settle(mailed, at)
+    with mailed.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.kind == "escalation")) == 1
+    settle(mailed, local(THU, 10, 1))
+    assert reminders_reached(mailed, sendgrid, "escalation") == ["Avery, Blake"]
+    settle(mailed, local(THU, 10, 30))
+    assert reminders_reached(mailed, sendgrid, "escalation") == ["Avery, Blake"]  # once
 
 
 @ON_BOTH_DATABASES

@@ -345,27 +345,70 @@ def reminders_to_one_rep(db: Database, *names: str) -> int:
     return rep_id
 
 
-def test_a_newer_message_replaces_only_those_nobody_holds(database: Database) -> None:
-    """Waiting, or a claim that lapsed: replaced. A live claim may be in SendGrid's hands: it goes."""
-    rep_id = reminders_to_one_rep(database, "waits", "in-flight", "lapsed")
+def test_a_newer_message_replaces_any_not_yet_handed_to_sendgrid(database: Database) -> None:
+    """Waiting, claimed with a batch but not reached yet, or a claim that lapsed: replaced (the claimed
+    one's renewal then fails, so it never goes). One whose sender renewed its claim to send it may be in
+    SendGrid's hands: it goes."""
+    rep_id = reminders_to_one_rep(database, "waits", "claimed", "in-flight", "lapsed")
     claim(database, "dead-worker", MONDAY_9AM_NY - CLAIM_FOR - timedelta(seconds=1), keys=["lapsed"])
-    (in_flight,) = claim(database, "w1", MONDAY_9AM_NY, keys=["in-flight"])
+    (claimed,) = claim(database, "w1", MONDAY_9AM_NY, keys=["claimed"])  # one of w1's 100, not its turn yet
+    (in_flight,) = claim(database, "w2", MONDAY_9AM_NY, keys=["in-flight"])
+    assert renew_claim(database, in_flight, MONDAY_9AM_NY)  # w2's last step before the send
     now = MONDAY_9AM_NY + timedelta(seconds=5)
     with database.session() as session, session.begin():
         mail = unsent(session, "reminder", rep_id, now)
-        assert (mail.waiting, mail.in_flight) == (["waits", "lapsed"], ["in-flight"])
+        assert (mail.waiting, mail.in_flight) == (["waits", "claimed", "lapsed"], ["in-flight"])
         cancel_unsent(session, mail.waiting, "replaced", now)
-    assert renew_claim(database, in_flight, now)  # nothing stops it
+    assert not renew_claim(database, claimed, now)  # so w1 leaves it alone
     assert {m.key: m.status for m in messages(database)} == {
-        "waits": "cancelled", "in-flight": "sending", "lapsed": "cancelled"}
+        "waits": "cancelled", "claimed": "cancelled", "in-flight": "sending", "lapsed": "cancelled"}
 
 
-def test_a_message_claimed_after_it_was_read_as_waiting_is_not_cancelled(database: Database) -> None:
+def test_a_message_a_sender_began_after_it_was_read_as_waiting_is_not_cancelled(database: Database) -> None:
     """The newer message would repeat it: the outbox says so, and the caller's transaction rolls back."""
     rep_id = reminders_to_one_rep(database, "waits")
     with pytest.raises(Overtaken), database.session() as session, session.begin():
         mail = unsent(session, "reminder", rep_id, MONDAY_9AM_NY)
+        (taken,) = claim(database, "w1", MONDAY_9AM_NY)  # another worker, between the read and the cancel,
+        assert renew_claim(database, taken, MONDAY_9AM_NY)  # is past the point of no return
+        cancel_unsent(session, mail.waiting, "replaced", MONDAY_9AM_NY)
+    assert [m.status for m in messages(database)] == ["sending"]
+
+
+def test_a_message_only_claimed_after_it_was_read_as_waiting_is_still_replaced(database: Database) -> None:
+    rep_id = reminders_to_one_rep(database, "waits")
+    with database.session() as session, session.begin():
+        mail = unsent(session, "reminder", rep_id, MONDAY_9AM_NY)
         (taken,) = claim(database, "w1", MONDAY_9AM_NY)  # another worker, between the read and the cancel
         cancel_unsent(session, mail.waiting, "replaced", MONDAY_9AM_NY)
-    assert renew_claim(database, taken, MONDAY_9AM_NY)
+    assert not renew_claim(database, taken, MONDAY_9AM_NY)
+    assert [m.status for m in messages(database)] == ["cancelled"]
+
+
+def test_a_claimed_message_goes_through_claimed_then_sending(database: Database) -> None:
+    """Claimed: nobody else takes it, a newer one may still replace it. Renewed: it is about to be sent."""
+    add(database, email())
+    (message,) = claim(database, "w1", MONDAY_9AM_NY)
+    assert [m.status for m in messages(database)] == ["claimed"]
+    assert claim(database, "w2", MONDAY_9AM_NY) == []
+    assert renew_claim(database, message, MONDAY_9AM_NY)
     assert [m.status for m in messages(database)] == ["sending"]
+    assert not renew_claim(database, message, MONDAY_9AM_NY)  # once: the renewal is the point of no return
+
+
+def test_a_message_an_older_version_left_sending_is_in_flight_until_its_claim_lapses(
+        database: Database) -> None:
+    """Before "claimed" existed a claim was "sending" from the start: after an upgrade such a row is left
+    alone while its claim is live, and is waiting again (replaced, or claimed and sent) once it lapses."""
+    rep_id = reminders_to_one_rep(database, "live", "lapsed")
+    with database.session() as session, session.begin():
+        for key, until in (("live", MONDAY_9AM_NY + CLAIM_FOR),
+                           ("lapsed", MONDAY_9AM_NY - timedelta(seconds=1))):
+            session.execute(update(OutboxMessage).where(OutboxMessage.key == key)
+                            .values(status="sending", claimed_by="old-worker:1", claimed_until=until))
+    with database.session() as session:
+        mail = unsent(session, "reminder", rep_id, MONDAY_9AM_NY)
+    assert (mail.waiting, mail.in_flight) == (["lapsed"], ["live"])
+    report = deliver_due(database, EmbeddedOutbox(), SENDER, "w1", clock()[1])
+    assert report.sent == 1
+    assert {m.key: m.status for m in messages(database)} == {"live": "sending", "lapsed": "sent"}

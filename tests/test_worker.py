@@ -206,4 +206,5 @@ def test_sigterm_stops_the_worker_mid_batch_and_hands_the_rest_back(
         statuses = Counter(session.scalars(select(OutboxMessage.status)))
     db.dispose()
     assert statuses["sent"] == len(sendgrid.messages) < 200
-    assert statuses["sending"] == 0 and statuses["pending"] == 200 - statuses["sent"]
+    assert statuses["claimed"] == statuses["sending"] == 0  # nothing left held: handed back
+    assert statuses["pending"] == 200 - statuses["sent"]

@@ -19,10 +19,11 @@ good colleague. Each run:
   e-mail already queued until its reader opens.
 
 A new e-mail to someone replaces their unsent one of the same kind (its leads are
-listed again in the new one), so a backlog never arrives as a pile. Not one in flight,
-which a sender holds and may have handed to SendGrid already: it goes as written, so its
-leads are left out of the new e-mail (not listed again, not folded in early, not due yet
-until that send is over). The leads of each e-mail are recorded as
+listed again in the new one), so a backlog never arrives as a pile; one a worker has only
+claimed is replaced too. Not one in flight, which a worker is sending and may have handed to
+SendGrid already: it goes as written, so its leads are left out of the new e-mail (not listed
+again, not folded in early, not due yet until that send is over). An escalation that fails for
+good has its leads escalated again a day later. The leads of each e-mail are recorded as
 :class:`~outreach.models.NagItem` rows in the transaction that queues it and moves their
 schedules on.
 """
@@ -31,20 +32,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from outreach.business_hours import WorkCalendar
 from outreach.db import Database, insert_new
 from outreach.job_problems import note
 from outreach.leads.followup import escalation_at, next_reminder_at
 from outreach.leads.lead_emails import escalation_email, lead_facts, reminder_email, urgency
-from outreach.mail.outbox import SEND, Email, Verdict, cancel_unsent, enqueue_many, unsent
+from outreach.mail.outbox import SEND, UNSENT, Email, Verdict, cancel_unsent, enqueue_many, unsent
 from outreach.models import OPEN_STATUSES, Lead, NagItem, OutboxMessage, Rep
 from outreach.team_settings import TeamSettings
 
@@ -59,12 +60,17 @@ SET_ASIDE_FOR = timedelta(hours=1)
 OWNERS_PER_BATCH = 100  # people per transaction: a backlog is queued in slices, not one huge write
 # A reminder a newer one is about to replace waits this long in the outbox (the nagging step runs every 15 s).
 REPLACED_WITHIN = timedelta(seconds=30)
+# The leads of an escalation that failed for good are escalated again this long after its last try: not at
+# once, where a refused address or a bad key would be refused again every 15 s.
+ESCALATE_AGAIN_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class NagCount:
     emails: int = 0
     leads: int = 0  # due leads handled: sent, or moved to their owner's next opening
+    # People with due leads left as they were, their reminder being sent: the next slice goes past them.
+    passed: frozenset[int] = frozenset()
 
 
 class _TeamMembers:
@@ -96,14 +102,17 @@ def _zone(rep: Rep) -> ZoneInfo:
 
 # -- reminders ---------------------------------------------------------------------------------
 
-def due_owners(session: Session, now: datetime, limit: int = OWNERS_PER_BATCH) -> list[int]:
-    """People with a reminder due, the longest-due first.
+def due_owners(session: Session, now: datetime, limit: int = OWNERS_PER_BATCH,
+               skip: Collection[int] = ()) -> list[int]:
+    """People with a reminder due, the longest-due first; not those in ``skip`` (passed this run).
 
     Not locked: :func:`remind` locks their leads (and skips any another worker holds).
     """
-    return list(session.scalars(
-        select(Lead.owner_id).where(Lead.next_reminder_at <= now, Lead.status.in_(OPEN_STATUSES))
-        .group_by(Lead.owner_id).order_by(func.min(Lead.next_reminder_at), Lead.owner_id).limit(limit)))
+    query = (select(Lead.owner_id).where(Lead.next_reminder_at <= now, Lead.status.in_(OPEN_STATUSES))
+             .group_by(Lead.owner_id).order_by(func.min(Lead.next_reminder_at), Lead.owner_id).limit(limit))
+    if skip:
+        query = query.where(Lead.owner_id.not_in(list(skip)))
+    return list(session.scalars(query))
 
 
 def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: TeamSettings) -> NagCount:
@@ -112,6 +121,7 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
     members = _TeamMembers(session)
     batch = _Batch()
     handled = 0
+    passed: set[int] = set()
     # Nothing read below depends on the leads being changed: one flush at the end, not one a lead.
     with session.no_autoflush:
         for owner_id, leads in _due_soon(session, owner_ids, now + team.reminder_batch_window).items():
@@ -129,6 +139,8 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
             in_flight = _leads_of(session, mail.in_flight)
             # Their reminder may be in SendGrid's hands: listed again it would reach the rep twice.
             # Left as they are (not counted as handled), they are decided once that send is over.
+            if any(lead.id in in_flight and lead.next_reminder_at <= now for lead in leads):
+                passed.add(owner_id)  # still first in line: the caller's next slice goes past them
             leads = [lead for lead in leads if lead.id not in in_flight]
             due = [lead for lead in leads if lead.next_reminder_at <= now]
             if not due:
@@ -137,7 +149,7 @@ def remind(session: Session, owner_ids: Sequence[int], now: datetime, team: Team
             _guarded_reminder(session, owner, leads, mail.waiting, in_flight, now, team, calendar, members,
                               batch)
     batch.queue(session, now, f"replaced by the reminder of {now:%Y-%m-%d %H:%M} UTC")
-    return NagCount(len(batch.emails), handled)
+    return NagCount(len(batch.emails), handled, frozenset(passed))
 
 
 @dataclass
@@ -280,11 +292,12 @@ def send_due_escalations(session: Session, now: datetime, team: TeamSettings) ->
     calendar = WorkCalendar(team)
     members = _TeamMembers(session)
     batch = _Batch()
+    again = _escalate_again(session, now)
     for manager, (leads, any_due) in _escalations_by_manager(session, now, team, calendar, members).items():
         if not any_due or not calendar.is_open(now, _zone(manager)):
             continue  # not marked: the leads wait for one that is due, in the manager's hours
         try:
-            _manager_escalation(session, manager, leads, now, team, members, batch)
+            _manager_escalation(session, manager, leads, now, team, members, batch, again)
         except Exception as exc:  # tried again next run; the other managers' go out
             note(session, "nag", f"the escalation to {manager.email}", exc, now)
     batch.queue(session, now, f"replaced by the escalation of {now:%Y-%m-%d %H:%M} UTC")
@@ -292,14 +305,16 @@ def send_due_escalations(session: Session, now: datetime, team: TeamSettings) ->
 
 
 def _manager_escalation(session: Session, manager: Rep, leads: list[Lead], now: datetime,
-                        team: TeamSettings, members: _TeamMembers, batch: _Batch) -> None:
+                        team: TeamSettings, members: _TeamMembers, batch: _Batch, again: set[int]) -> None:
     # One in flight is not replaced: its leads were marked escalated when it was queued, so they are
-    # not among these either.
+    # not among these either (if it fails for good, _escalate_again brings them back a day later).
     replaced = unsent(session, "escalation", manager.id, now).waiting
     leads += [lead for lead in _open_leads_of(session, replaced, skip={lead.id for lead in leads})
               if members.manager_of(members.rep(lead.owner_id)) is manager]
     leads.sort(key=urgency)
     key = _key("escalation", manager, leads)
+    if any(lead.id in again for lead in leads):  # the refused e-mail may have had this key: a new one
+        key = f"{key}:again:{now:%Y%m%dT%H%M%S}"
     owners = {lead.owner_id: members.rep(lead.owner_id) for lead in leads}
     email = escalation_email(manager, leads, owners, lead_facts(session, leads), team, now, key)
     for lead in leads:  # only once the e-mail is written: a failure above leaves them due
@@ -307,6 +322,29 @@ def _manager_escalation(session: Session, manager: Rep, leads: list[Lead], now: 
     batch.emails.append(email)
     batch.lines.extend(_line(key, lead, "escalation", now) for lead in leads)
     batch.replaced.extend(replaced)
+
+
+def _escalate_again(session: Session, now: datetime) -> set[int]:
+    """Unmark the open leads whose escalations all failed for good, the last try a day ago or more.
+
+    Marked escalated when their e-mail was queued, they would never be listed again: a newer
+    escalation only lists the leads of one still waiting. Returns their ids.
+    """
+    since = now - ESCALATE_AGAIN_AFTER  # next_attempt_at: when its last try was due (failing leaves it)
+    item, message = aliased(NagItem), aliased(OutboxMessage)
+    not_yet = (select(item.id).join(message, message.key == item.outbox_key)
+               .where(item.lead_id == Lead.id, message.kind == "escalation",
+                      or_(message.status.in_([*UNSENT, "sent"]),  # sent, or still going
+                          and_(message.status == "failed", message.next_attempt_at > since))))  # too recent
+    leads = list(session.scalars(
+        select(Lead).join(NagItem, NagItem.lead_id == Lead.id)
+        .join(OutboxMessage, OutboxMessage.key == NagItem.outbox_key)
+        .where(OutboxMessage.kind == "escalation", OutboxMessage.status == "failed",
+               OutboxMessage.next_attempt_at <= since, ~not_yet.exists(),
+               Lead.escalated_at.is_not(None), Lead.status.in_(OPEN_STATUSES)).distinct()))
+    for lead in leads:
+        lead.escalated_at = None
+    return {lead.id for lead in leads}
 
 
 def _escalations_by_manager(session: Session, now: datetime, team: TeamSettings, calendar: WorkCalendar,

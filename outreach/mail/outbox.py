@@ -3,8 +3,9 @@
 1. ``enqueue`` writes the message in the same transaction as the decision (a lead
    saved, a reminder due). Its unique key makes a second decision a no-op.
 2. ``deliver_due`` claims due messages (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-   a conditional UPDATE everywhere), then for each one renews its claim, sends it
-   and records the outcome, each step conditional on the claim's token.
+   a conditional UPDATE everywhere; status "claimed"), then for each one renews its
+   claim (status "sending": the point of no return), sends it and records the
+   outcome, each step conditional on the claim's token.
 
 A claim lapses after ``CLAIM_FOR``, so a worker killed mid-send leaves its messages
 to the next worker: at-least-once, never lost. A worker whose claim lapsed while
@@ -18,9 +19,11 @@ until a later time (a reminder waits for its reader's business hours) or cancell
 (every lead it speaks of was reached while it waited).
 
 A newer message may replace an unsent one (:func:`unsent`, :func:`cancel_unsent`) only while
-it *waits*: not claimed, or its claim lapsed. One *in flight* (a live claim) may already be in
+it *waits*: not claimed, claimed but not yet renewed for its send (a worker claims up to 100
+at once, and sends a few at a time), or its claim lapsed. Cancelling a claimed one makes its
+renewal fail, so it is not sent. One *in flight* ("sending", its claim live) may already be in
 the provider's hands, past the renewal that nothing stops, so it goes as written, or comes
-back to wait (a retry, a hold) where the next decision finds it.
+back to wait (a retry) where the next decision finds it.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 # Renewed right before each send, so a claim only has to outlast one send (SendGrid's
 # timeout is 10 s) plus SQLite's 15 s busy wait for the commit. It is also how long a
 # killed worker's messages wait before another worker picks them up, and how long a
-# message counts as in flight (no newer one replaces it) after its sender last spoke.
+# message counts as in flight (no newer one replaces it) after its sender renewed it.
 CLAIM_FOR = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)  # transient failures are retried this long
 
@@ -110,21 +113,38 @@ def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> in
     return len(added.all())
 
 
-def _waiting(now: datetime):  # type: ignore[no-untyped-def]
+# pending -> claimed (a worker took it with its batch) -> sending (its claim renewed just before the
+# provider's request) -> sent | failed; a retry, a hold or a hand-back is pending again.
+CLAIMED, SENDING = "claimed", "sending"
+UNSENT = ("pending", CLAIMED, SENDING)
+
+
+def _free(now: datetime):  # type: ignore[no-untyped-def]
     """Not sent, and nobody holds it: never claimed, handed back, or its claim lapsed."""
     return or_(OutboxMessage.status == "pending",
-               and_(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now))
+               and_(OutboxMessage.status.in_([CLAIMED, SENDING]), OutboxMessage.claimed_until < now))
+
+
+def _waiting(now: datetime):  # type: ignore[no-untyped-def]
+    """Not on its way: free, or claimed but not yet renewed for its send (a newer message may replace it).
+
+    "sending" with a live claim is the only state a message may be in the provider's hands. A row
+    left "sending" by a version without "claimed" counts as that until its claim lapses.
+    """
+    return or_(OutboxMessage.status.in_(["pending", CLAIMED]),
+               and_(OutboxMessage.status == SENDING, OutboxMessage.claimed_until < now))
 
 
 def _claimable(now: datetime):  # type: ignore[no-untyped-def]
-    return and_(_waiting(now), OutboxMessage.next_attempt_at <= now)
+    return and_(_free(now), OutboxMessage.next_attempt_at <= now)
 
 
 def claim(db: Database, worker: str, now: datetime, limit: int = 100,
           keys: Iterable[str] | None = None) -> list[OutboxMessage]:
     """Take up to ``limit`` due messages for this worker; nobody else gets them until the claim lapses.
 
-    Each returned message carries its claim token in ``claimed_by``.
+    Each returned message carries its claim token in ``claimed_by``. Until :func:`renew_claim` it is
+    only "claimed": a newer message may still replace it.
     """
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     with db.session() as session, session.begin():
@@ -142,19 +162,20 @@ def claim(db: Database, worker: str, now: datetime, limit: int = 100,
         # Re-checked in the UPDATE itself: on SQLite two claimers may have seen the same ids.
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(ids), _claimable(now))
-            .values(status="sending", claimed_by=token, claimed_until=now + CLAIM_FOR)
+            .values(status=CLAIMED, claimed_by=token, claimed_until=now + CLAIM_FOR)
             .execution_options(synchronize_session=False)
         )
         return list(session.scalars(
             select(OutboxMessage).where(OutboxMessage.claimed_by == token,
-                                        OutboxMessage.status == "sending")
+                                        OutboxMessage.status == CLAIMED)
             .order_by(OutboxMessage.id)
         ))
 
 
-def _ours(message: OutboxMessage):  # type: ignore[no-untyped-def]
+def _ours(message: OutboxMessage, status: str):  # type: ignore[no-untyped-def]
+    """Still held with our token, in this state: "claimed" before the renewal, "sending" after it."""
     return and_(OutboxMessage.id == message.id, OutboxMessage.claimed_by == message.claimed_by,
-                OutboxMessage.status == "sending")
+                OutboxMessage.status == status)
 
 
 def _change(db: Database, condition, **values: object) -> bool:  # type: ignore[no-untyped-def]
@@ -166,31 +187,29 @@ def _change(db: Database, condition, **values: object) -> bool:  # type: ignore[
 
 
 def renew_claim(db: Database, message: OutboxMessage, now: datetime) -> bool:
-    """Extend our claim for one more send; False if another worker took the message meanwhile.
+    """Extend our claim for the send and mark it "sending": from here nothing replaces the message.
 
-    Claiming changes the token, so a lapsed claim nobody took yet is still safely ours.
+    False if another worker took it meanwhile, or a newer message replaced it (cancelled) while it
+    was only claimed. Claiming changes the token, so a lapsed claim nobody took yet is still safely ours.
     """
-    return _change(db, _ours(message), claimed_until=now + CLAIM_FOR)
+    return _change(db, _ours(message, CLAIMED), status=SENDING, claimed_until=now + CLAIM_FOR)
 
 
 def release(db: Database, message: OutboxMessage) -> None:
     """Hand an unsent message back at once (a worker shutting down), not after the claim lapses."""
-    _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None)
+    _change(db, _ours(message, CLAIMED), status="pending", claimed_by=None, claimed_until=None)
 
 
 def _apply(db: Database, message: OutboxMessage, verdict: Verdict) -> str:
     """Carry out a gate's hold or cancel; the outcome's name, or "lost" if the claim went elsewhere."""
     if verdict.cancel:
-        done = _change(db, _ours(message), status="cancelled", claimed_by=None, claimed_until=None,
+        done = _change(db, _ours(message, CLAIMED), status="cancelled", claimed_by=None, claimed_until=None,
                        last_error=verdict.reason)
         return "cancelled" if done else "lost"
     assert verdict.hold_until is not None, "a gate's verdict holds, cancels, or is SEND"
-    done = _change(db, _ours(message), status="pending", claimed_by=None, claimed_until=None,
+    done = _change(db, _ours(message, CLAIMED), status="pending", claimed_by=None, claimed_until=None,
                    next_attempt_at=verdict.hold_until, last_error=verdict.reason)
     return "held" if done else "lost"
-
-
-UNSENT = ("pending", "sending")
 
 
 @dataclass(frozen=True)
@@ -198,7 +217,7 @@ class Unsent:
     """One reader's messages of one kind that have not gone, as of one moment."""
 
     waiting: list[str]  # a newer message may replace these (cancel them, say what they said)
-    in_flight: list[str]  # a sender holds these: they may be in the provider's hands already
+    in_flight: list[str]  # being sent: they may be in the provider's hands already
 
 
 def unsent(session: Session, kind: str, rep_id: int, now: datetime) -> Unsent:
@@ -214,7 +233,7 @@ def unsent(session: Session, kind: str, rep_id: int, now: datetime) -> Unsent:
 
 
 class Overtaken(Exception):
-    """A message a newer one was to replace was taken by a sender (or went) after it was read as waiting.
+    """A message a newer one was to replace was being sent (or went) after it was read as waiting.
 
     The newer message would say again what the old one says: the caller rolls its transaction
     back and decides again, and the old message is then in flight, or sent.
@@ -224,9 +243,10 @@ class Overtaken(Exception):
 def cancel_unsent(session: Session, keys: Iterable[str], reason: str, now: datetime) -> None:
     """Cancel these messages, read as waiting by :func:`unsent`: a newer message replaces them.
 
-    Only while they still wait. One a sender claimed since may be past the renewal before its
-    send, and nothing would stop it; so if any of them is in flight, sent or waiting again now,
-    :class:`Overtaken` is raised instead. One cancelled or failed meanwhile goes nowhere: fine.
+    Only while they still wait; one only claimed since is cancelled all the same (its renewal
+    fails). One a sender renewed since may be in the provider's hands, and nothing would stop it;
+    so if any of them is in flight or sent now, :class:`Overtaken` is raised instead. One
+    cancelled or failed meanwhile goes nowhere: fine.
     """
     keys = list(keys)
     if not keys:
@@ -238,9 +258,9 @@ def cancel_unsent(session: Session, keys: Iterable[str], reason: str, now: datet
     left = [key for key in keys if key not in cancelled]
     if left:
         going = list(session.scalars(select(OutboxMessage.key).where(
-            OutboxMessage.key.in_(left), OutboxMessage.status.in_([*UNSENT, "sent"]))))
+            OutboxMessage.key.in_(left), OutboxMessage.status.in_([SENDING, "sent"]))))
         if going:
-            raise Overtaken(f"e-mail {', '.join(going)} was taken by a sender while a newer one was decided")
+            raise Overtaken(f"e-mail {', '.join(going)} was being sent while a newer one was decided")
 
 
 @dataclass
@@ -250,7 +270,7 @@ class DeliveryReport:
     failed: int = 0
     cancelled: int = 0
     held: int = 0  # put back until the gate's time (a reader's business hours)
-    lost: int = 0  # claims that lapsed and went to another worker before their turn came
+    lost: int = 0  # claims that lapsed and went to another worker, or replaced, before their turn came
     released: int = 0  # handed back unsent because the worker was stopping
     errors: list[str] = field(default_factory=list)
 
@@ -278,8 +298,9 @@ class _Delivery:
         verdict = self.gate(message, self.now())
         if verdict != SEND:
             return _apply(self.db, message, verdict), ""
+        # The point of no return: from here the message is "sending", and nothing replaces it.
         if not renew_claim(self.db, message, self.now()):
-            return "lost", ""
+            return "lost", ""  # another worker holds it, or a newer message replaced it meanwhile
         try:
             provider_id = self.transport.send(message, self.sender)
         except DeliveryError as exc:
@@ -348,7 +369,7 @@ def _record_sent(db: Database, message: OutboxMessage, provider_id: str, transpo
 
 def _record_failure(db: Database, message: OutboxMessage, error: DeliveryError, now: datetime) -> str:
     values = _failure(message, error, now)
-    if not _change(db, _ours(message), claimed_by=None, claimed_until=None, **values):
+    if not _change(db, _ours(message, SENDING), claimed_by=None, claimed_until=None, **values):
         return "lost"  # another worker holds it now and will try it itself
     if values["status"] == "failed":
         log.error("e-mail %s failed for good: %s", message.key, error)

@@ -17,7 +17,7 @@ from outreach.ui.context import get_runtime
 from outreach.ui.text import email_link, md_escape
 
 KINDS = ["call-list", "alert", "called-again", "reminder", "escalation", "left-you", "thank-you"]
-STATUSES = ["pending", "sending", "sent", "failed", "cancelled", "skipped"]
+STATUSES = ["pending", "claimed", "sending", "sent", "failed", "cancelled", "skipped"]
 
 
 def render() -> None:
