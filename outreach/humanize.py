@@ -1,4 +1,4 @@
-"""Times and durations in words, for pages and e-mails."""
+"""Times and durations in words, and text cut to fit, for pages, e-mails and the database."""
 
 from __future__ import annotations
 
@@ -35,3 +35,8 @@ def short_duration(minutes: float) -> str:
     if minutes < 48 * 60:
         return f"{minutes / 60:.1f} h"
     return f"{minutes / 1440:.1f} d"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters; cut short, it ends in "…"."""
+    return text if len(text) <= limit else f"{text[:limit - 1]}\u2026"

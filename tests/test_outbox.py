@@ -412,3 +412,16 @@ def test_a_message_an_older_version_left_sending_is_in_flight_until_its_claim_la
     report = deliver_due(database, EmbeddedOutbox(), SENDER, "w1", clock()[1])
     assert report.sent == 1
     assert {m.key: m.status for m in messages(database)} == {"live": "sending", "lapsed": "sent"}
+
+
+def test_a_name_or_subject_longer_than_its_column_is_cut_not_refused(database: Database) -> None:
+    """A customer's two 150-character names make a 301-character To name; PostgreSQL holds 200."""
+    from dataclasses import replace
+
+    long = replace(email(), to_name="N" * 301, subject="S" * 700, from_name="F" * 250,
+                   reply_to=("rep@example.com", "R" * 250))
+    add(database, long)
+    (message,) = messages(database)
+    assert (len(message.to_name), len(message.subject), len(message.from_name),
+            len(message.reply_to_name)) == (200, 500, 200, 200)
+    assert message.to_name.endswith("…") and message.subject.startswith("S" * 499)

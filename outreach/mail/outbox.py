@@ -40,6 +40,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from outreach.db import Database, insert_new
+from outreach.humanize import clip
 from outreach.logs import redact
 from outreach.mail.mail_transport import DeliveryError, MailTransport, Sender
 from outreach.models import OutboxMessage
@@ -101,11 +102,11 @@ def enqueue_many(session: Session, emails: Sequence[Email], now: datetime) -> in
     if not emails:
         return 0
     table = OutboxMessage.__table__
-    rows = [{"key": e.key, "kind": e.kind, "to_email": e.to_email, "to_name": e.to_name, "cc": list(e.cc),
-             "subject": e.subject, "text": e.text, "html": e.html, "rep_id": e.rep_id,
-             "lead_id": e.lead_id, "from_name": e.from_name,
+    rows = [{"key": e.key, "kind": e.kind, "to_email": e.to_email, "to_name": _fit(e.to_name, "to_name"),
+             "cc": list(e.cc), "subject": _fit(e.subject, "subject"), "text": e.text, "html": e.html,
+             "rep_id": e.rep_id, "lead_id": e.lead_id, "from_name": _fit(e.from_name, "from_name"),
              "reply_to_email": e.reply_to[0] if e.reply_to else None,
-             "reply_to_name": e.reply_to[1] if e.reply_to else None,
+             "reply_to_name": _fit(e.reply_to[1], "reply_to_name") if e.reply_to else None,
              "created_at": now, "status": "pending", "attempts": 0,
              "next_attempt_at": now} for e in emails]
     # executemany: SQLAlchemy batches the rows into multi-row INSERTs with a cached statement.
@@ -123,6 +124,12 @@ def _free(now: datetime):  # type: ignore[no-untyped-def]
     """Not sent, and nobody holds it: never claimed, handed back, or its claim lapsed."""
     return or_(OutboxMessage.status == "pending",
                and_(OutboxMessage.status.in_([CLAIMED, SENDING]), OutboxMessage.claimed_until < now))
+
+
+def _fit(text: str | None, column: str) -> str | None:
+    """A display name or subject cut to its column: a customer's two 150-character names make 301."""
+    limit = OutboxMessage.__table__.c[column].type.length
+    return text if text is None or limit is None else clip(text, limit)
 
 
 def _waiting(now: datetime):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from outreach.humanize import clip
 from outreach.models import FRONT_DESK, Customer, Rep
 from outreach.phones import to_e164
 from outreach.sheet.sheet_tabs import CUSTOMERS, REPS, RowProblem, SheetRow
@@ -121,11 +122,6 @@ class RowCheck:
         if not first:
             return self.fit("Last Name", last, first_in), ""
         return self.fit("First Name", first, first_in), self.fit("Last Name", last, last_in)
-
-
-def clip(text: str, limit: int) -> str:
-    """``text`` in at most ``limit`` characters; cut short, it ends in "…"."""
-    return text if len(text) <= limit else f"{text[:limit - 1]}\u2026"
 
 
 # An unquoted ASCII local part (RFC 5322 dot-atom): what nearly every address has.
