@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from outreach.access import NotAllowed, Viewer, lead_for
 from outreach.calls.calls import FormErrors
-from outreach.leads.front_desk import IntakeInput, hand_to_next, look_up_caller, save_intake, todays_intakes
+from outreach.leads.front_desk import IntakeInput, look_up_caller, save_intake
+from outreach.leads.front_desk_day import hand_to_next, todays_intakes
 from outreach.leads.lead_life import lead_life
 from outreach.leads.leads import log_followup
 from outreach.mail.outbox import deliver_due

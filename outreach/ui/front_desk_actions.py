@@ -22,7 +22,8 @@ from outreach.access import Viewer
 from outreach.calls.calls import FormErrors
 from outreach.errors import OutreachError
 from outreach.leads.followup import handover_keys
-from outreach.leads.front_desk import Intake, IntakeInput, hand_to_next, save_intake, what_to_say, who_has_it
+from outreach.leads.front_desk import Intake, IntakeInput, save_intake, what_to_say, who_has_it
+from outreach.leads.front_desk_day import hand_to_next
 from outreach.models import Lead
 from outreach.runtime import team_settings
 from outreach.ui.context import get_runtime

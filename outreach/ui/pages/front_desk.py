@@ -15,7 +15,8 @@ import streamlit as st
 
 from outreach import clock
 from outreach.access import NotAllowed, Viewer
-from outreach.leads.front_desk import Caller, IntakeRow, look_up_caller, todays_intakes
+from outreach.leads.front_desk import Caller, look_up_caller
+from outreach.leads.front_desk_day import IntakeRow, todays_intakes
 from outreach.leads.leads import working_reps
 from outreach.runtime import team_settings
 from outreach.team_settings import TeamSettings
