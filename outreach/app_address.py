@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 DEFAULT = "http://localhost:8501"
+SERVED, DEFAULT_SOURCE = "the address this server runs on", "the default"  # where a URL came from
 # A server bound to every interface is reached by its machine's name, which only the deployment
 # knows: a browser on this machine still finds it at localhost.
 _WILDCARDS = {"", "0.0.0.0", "::", "[::]"}
@@ -63,5 +64,5 @@ def resolve(sheet_url: str) -> AppAddress:
     if sheet_url:
         return AppAddress(sheet_url, "the App URL in the sheet's Settings tab")
     if _served:
-        return AppAddress(_served, "the address this server runs on")
-    return AppAddress(DEFAULT, "the default")
+        return AppAddress(_served, SERVED)
+    return AppAddress(DEFAULT, DEFAULT_SOURCE)

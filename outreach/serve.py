@@ -13,6 +13,8 @@ gets its worker too, once the first visitor arrives.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 import threading
 
@@ -57,7 +59,11 @@ def _served_url(argv: list[str]) -> str:
     from streamlit import config
 
     def option(name: str) -> str:
+        # Streamlit's own order: a flag, then its STREAMLIT_SERVER_PORT-style variable, then config.toml.
+        env = "STREAMLIT_" + re.sub(r"(?<!^)(?=[A-Z])", "_", name.replace(".", "_")).upper()
         flag = _flag(argv, name)
+        if flag is None:
+            flag = os.environ.get(env)
         return flag if flag is not None else str(config.get_option(name) or "")
 
     port = option("server.port")  # a port Streamlit cannot use is its own error to report

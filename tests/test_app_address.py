@@ -48,6 +48,13 @@ def test_the_launcher_reads_the_port_from_its_flags_then_from_the_config_file() 
     assert _served_url([]) == "http://localhost:8501"  # .streamlit/config.toml
 
 
+def test_the_launcher_reads_streamlits_environment_variables_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMLIT_SERVER_PORT", "8613")
+    monkeypatch.setenv("STREAMLIT_SERVER_BASE_URL_PATH", "outreach")
+    assert _served_url([]) == "http://localhost:8613/outreach"
+    assert _served_url(["--server.port", "8614"]) == "http://localhost:8614/outreach"  # a flag wins
+
+
 def test_a_bad_outreach_app_url_is_refused_at_start_and_a_good_one_is_used(tmp_path: Path) -> None:
     none = tmp_path / "none.toml"
     with pytest.raises(ConfigError, match="OUTREACH_APP_URL"):
@@ -88,6 +95,15 @@ def test_data_status_says_which_address_the_e_mails_use(demo_app: Runtime,
     at = open_app("data_status.py", as_email=MANAGER)
     said = [shown(c.value) for c in at.caption if "E-mail links open" in c.value]
     assert said == ["E-mail links open https://outreach.example.com (from OUTREACH_APP_URL)"]
+    assert not [w for w in at.warning if "its own process" in w.value]
+
+
+def test_data_status_warns_when_a_separate_worker_cannot_know_the_address(demo_app: Runtime) -> None:
+    # app_environment runs the worker as its own process (OUTREACH_RUN_WORKER_IN_APP=false)
+    at = open_app("data_status.py", as_email=MANAGER)
+    assert not at.exception, at.exception
+    (warning,) = [w.value for w in at.warning if "its own process" in w.value]
+    assert "link to http://localhost:8501" in warning and "OUTREACH_APP_URL" in warning
 
 
 def test_in_demo_mode_a_link_opens_as_the_person_it_was_sent_to(demo_app: Runtime) -> None:

@@ -164,6 +164,11 @@ def test_on_a_phone_a_lead_is_a_card_and_one_tap_opens_it(demo_app: Runtime) -> 
     assert not at.exception, at.exception
     assert at.selectbox(key="leads_open").value == lead_id
     assert [shown(s.value) for s in at.subheader] == ["Vera Tapped · Connected"]
+    # The other cards make way, so the lead sits under the search, not 50 cards down.
+    assert not [b for b in at.button if b.key.startswith("leads_card")]
+    at.button(key="leads_back").click().run()
+    assert at.selectbox(key="leads_open").value is None and at.button(key=f"leads_card{lead_id}")
+    at.button(key=f"leads_card{lead_id}").click().run()
     at.multiselect(key="leads_status").set_value(["won"]).run()  # filtered out, still worked on
     assert not at.exception, at.exception
     assert at.selectbox(key="leads_open").value == lead_id

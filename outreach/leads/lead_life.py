@@ -108,7 +108,7 @@ FRONT_DESK_EVENTS = {INTAKE: "Taken in at the front desk",
 
 
 def event_text(event: LeadEvent, from_rep: str | None) -> str:
-    """One history line in words (Today's panel and the Leads page say the same)."""
+    """One history line in words: the Leads page's, and Today's panel's (which passes no names)."""
     if event.outcome in FRONT_DESK_EVENTS:
         return FRONT_DESK_EVENTS[event.outcome]
     if event.outcome == "reassigned":

@@ -72,7 +72,7 @@ def lead_detail(viewer: Viewer, lead_id: int, key: str = "detail") -> bool:
                     entry.note) if part)))
     else:
         st.caption("Nothing logged yet.")
-    next_step_form(viewer, life, next_step_prefix(key, lead_id), zone)
+    next_step_form(viewer, life, next_step_prefix(key, lead_id), zone, _form_counter(key, lead_id))
     return True
 
 
@@ -92,13 +92,18 @@ def _facts(life: LeadLife, region: str, zone: ZoneInfo) -> None:
     st.caption("  \n".join(f"{label}: {md_escape(value)}" for label, value in facts if value))
 
 
+def _form_counter(key: str, lead_id: int) -> str:
+    return f"{key}{lead_id}_form"
+
+
 def next_step_prefix(key: str, lead_id: int) -> str:
     """The form's widget keys; a saved form gets new ones, so the browser shows an empty form
     (deleting a widget's value does not clear what the browser shows for it)."""
-    return f"{key}{lead_id}_" + (f"{n}_" if (n := st.session_state.get(f"{key}{lead_id}_form", 0)) else "")
+    saved = st.session_state.get(_form_counter(key, lead_id), 0)
+    return f"{key}{lead_id}_" + (f"{saved}_" if saved else "")
 
 
-def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo) -> None:
+def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo, counter: str) -> None:
     if life.lead.status == "duplicate":
         st.caption("Closed as a duplicate: nothing more to log here.")
         return
@@ -119,7 +124,7 @@ def next_step_form(viewer: Viewer, life: LeadLife, prefix: str, zone: ZoneInfo) 
     if error := state.get(f"{prefix}error"):
         st.error(md_escape(error))
     st.button("Save next step", key=f"{prefix}save", type="primary", on_click=save_next_step,
-              args=(viewer, life.lead.id, prefix))
+              args=(viewer, life.lead.id, prefix, counter))
 
 
 def _appointment_at(prefix: str, zone: ZoneInfo) -> datetime | None:
@@ -129,7 +134,7 @@ def _appointment_at(prefix: str, zone: ZoneInfo) -> datetime | None:
     return datetime.combine(day, at, zone)  # typed in the viewer's zone; stored as UTC
 
 
-def save_next_step(viewer: Viewer, lead_id: int, prefix: str) -> None:
+def save_next_step(viewer: Viewer, lead_id: int, prefix: str, counter: str) -> None:
     """One transaction; after a failure every field stays as typed and the reason shows."""
     state = st.session_state
     token = state.setdefault(f"{prefix}token", uuid.uuid4().hex)  # a double click is one save
@@ -152,8 +157,7 @@ def save_next_step(viewer: Viewer, lead_id: int, prefix: str) -> None:
         return
     for key in [k for k in state if str(k).startswith(prefix) and k != f"{prefix}token"]:
         del state[key]  # the token stays: a double click's second save is recognised and logs nothing
-    form = f"{prefix.split('_')[0]}_form"
-    state[form] = state.get(form, 0) + 1
+    state[counter] = state.get(counter, 0) + 1
     state["flash"] = f"{name}: {LATER_STEPS[step]} logged."
 
 

@@ -101,6 +101,8 @@ def test_a_reps_day_call_concern_follow_up_and_later_won(server: str, tmp_path: 
             assert box is not None
             page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)  # the row under the header
         expect(page.get_by_role("heading", name="Rosa Delgado · Connected")).to_be_visible(timeout=15_000)
+        if phone:  # on screen, not below the other cards
+            expect(page.get_by_role("heading", name="Rosa Delgado · Connected")).to_be_in_viewport()
         idle(page)
         press(page.get_by_test_id("stRadio").get_by_text("Won", exact=True), phone)
         idle(page)

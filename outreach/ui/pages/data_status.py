@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from outreach import clock
-from outreach.app_address import resolve
+from outreach.app_address import DEFAULT, DEFAULT_SOURCE, SERVED, resolve
 from outreach.errors import OutreachError
 from outreach.runtime import team_settings
 from outreach.sheet.sync import SyncStatus, sync_now
@@ -55,6 +55,10 @@ def render() -> None:
     st.caption(f"E-mail links open {md_escape(links.url)} (from {md_escape(links.source)})",
                help="Set App URL in the Settings tab, or OUTREACH_APP_URL, when people reach the app "
                     "at another address.")
+    if not runtime.settings.run_worker_in_app and links.source in (SERVED, DEFAULT_SOURCE):
+        st.warning("The worker runs as its own process and cannot know this server's address: its "
+                   f"reminders link to {DEFAULT}. Set App URL in the Settings tab, or OUTREACH_APP_URL.",
+                   icon=":material/link_off:")
     health_summary(health, now)
     sheet_details(health.sync, now)
     set_aside_table(health, ZoneInfo(viewer.time_zone))

@@ -88,6 +88,11 @@ def results(viewer: Viewer) -> list[Lead]:
                      width="stretch", key="leads_rows", on_select=partial(_open_selected_row, lead_ids),
                      selection_mode="single-row")
     with st.container(key="leads_cards"):  # a phone: one card a lead, tapped to open it
+        if st.session_state.get("leads_open") is not None:
+            # The opened lead is drawn below: 50 cards above it would leave it a long scroll away.
+            st.button(f"All {len(found)} lead{'s' if len(found) != 1 else ''}", key="leads_back",
+                      icon=":material/arrow_back:", width="stretch", on_click=_close)
+            return found
         for lead in found[:CARDS_SHOWN]:
             st.button(f"**{md_escape(lead.full_name)}** · {STATUS_LABELS.get(lead.status, lead.status)} · "
                       f"{lead.kind}", key=f"leads_card{lead.id}", width="stretch", on_click=_open,
@@ -112,6 +117,10 @@ def keep_open(viewer: Viewer, names: dict[int, str]) -> None:
             names[opened] = _label(lead_for(session, viewer, opened), ZoneInfo(viewer.time_zone))
     except NotAllowed:  # the viewer changed (the demo picker): not theirs to see
         st.session_state.pop("leads_open", None)
+
+
+def _close() -> None:
+    st.session_state["leads_open"] = None
 
 
 def _open(lead_id: int) -> None:
