@@ -115,7 +115,9 @@ def test_a_reps_day_call_concern_follow_up_and_later_won(server: str, tmp_path: 
         expect(page.get_by_text("Rosa Delgado: Won logged.")).to_be_visible(timeout=15_000)
         won = page.get_by_role("heading", name="Rosa Delgado · Won")
         expect(won).to_be_visible(timeout=15_000)
-        expect(page.get_by_test_id("stRadio").get_by_role("radio", name="Won")).not_to_be_checked()  # emptied
+        idle(page)  # the run's stale copy of the old form goes at its end
+        expect(page.get_by_test_id("stRadio").get_by_role("radio", name="Won")).not_to_be_checked(
+            timeout=15_000)  # a fresh, empty form
         won.evaluate("e => e.scrollIntoView({block: 'center'})")
         page.wait_for_timeout(800)
         page.screenshot(path=str(screenshot_path(f"leads-{screen}.png", tmp_path)))
